@@ -1,0 +1,172 @@
+"""Building the model a target names, as cheaply as the constructor allows.
+
+The fast path builds under ``torch.device("meta")``: no memory, no weight
+initialisation.  Constructors that read tensor values (``.tolist()``,
+``.item()``) cannot run there; for those we fall back to building on the CPU
+with every parameter moved to meta as soon as it is registered (so at most one
+layer's tensors exist in memory at a time), and only then to a plain CPU build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InstantiateError, TargetError
+from .target import Call, Ref, call, parse_target, resolve_ref
+
+DEVICES = ("meta", "cpu")
+
+METHOD_TEXT = {
+    "instance": "used the module instance as is",
+    "meta": "built on the meta device",
+    "meta-params": "built on the CPU with parameters moved to the meta device (the constructor reads tensor values)",
+    "cpu": "built on the CPU (the constructor cannot run on the meta device)",
+}
+
+
+@dataclass
+class Built:
+    module: Any  # torch.nn.Module; typed loosely so this module imports without torch
+    method: str
+    notices: list[str] = field(default_factory=list)
+
+
+def build_model(text: str, device: str = "meta") -> Built:
+    """Parse, import and build the target; raise a ``ParamcountError`` on failure."""
+    if device not in DEVICES:
+        raise TargetError(f"unknown device {device!r}", hint=f"use one of {', '.join(DEVICES)}")
+    spec = parse_target(text)
+    import torch.nn as nn
+
+    if isinstance(spec, Ref):
+        obj = resolve_ref(spec)
+        if isinstance(obj, nn.Module):
+            return Built(obj, "instance")
+        if not callable(obj):
+            raise InstantiateError(
+                f"{spec.text!r} is a {type(obj).__name__}, not an nn.Module, a class or a factory",
+                hint="name a torch.nn.Module subclass, a function returning one, or a module instance",
+            )
+        _check_callable_without_arguments(obj, spec.text)
+        factory: Callable[[], Any] = obj
+        label = spec.text
+    else:
+        func = resolve_ref(spec.func)
+        if not callable(func):
+            raise InstantiateError(f"{spec.func.text!r} is a {type(func).__name__}, which cannot be called")
+        call_spec: Call = spec
+
+        def factory() -> Any:
+            return call(func, call_spec)
+
+        label = spec.func.text
+
+    built = _build_with_fallback(factory, label, device)
+    if not isinstance(built.module, nn.Module):
+        raise InstantiateError(
+            f"{label!r} returned a {type(built.module).__name__}, not an nn.Module",
+            hint="the target must build a torch.nn.Module",
+        )
+    return built
+
+
+def _check_callable_without_arguments(obj: Any, text: str) -> None:
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return  # builtins without a signature: let the call decide
+    missing = [
+        p.name
+        for p in sig.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if missing:
+        example = ", ".join(f"{name}=..." for name in missing)
+        raise TargetError(
+            f"{text!r} needs arguments that were not given: {', '.join(missing)}",
+            hint=f"write the call in the target, e.g. '{text}({example})'",
+        )
+
+
+def _build_with_fallback(factory: Callable[[], Any], label: str, device: str) -> Built:
+    strategies = ["meta", "meta-params", "cpu"] if device == "meta" else ["cpu"]
+    failures: list[tuple[str, BaseException]] = []
+    for method in strategies:
+        try:
+            with _captured_output() as printed, _strategy(method):
+                module = factory()
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except SystemExit as exc:
+            raise InstantiateError(
+                f"building {label!r} called sys.exit({exc.code!r})",
+                hint="a model constructor must not exit the process",
+            ) from exc
+        except Exception as exc:
+            failures.append((method, exc))
+            continue
+        notices = []
+        if failures:  # say how, and why the faster way did not work
+            first_method, first = failures[0]
+            notices.append(
+                f"{label}: {METHOD_TEXT[method]}; the {first_method} build raised {type(first).__name__}: {first}"
+            )
+        if printed.getvalue().strip():
+            notices.append(f"{label} printed while being built: {printed.getvalue().strip()[:200]}")
+        return Built(module, method, notices)
+    last_method, last = failures[-1]
+    raise InstantiateError(
+        f"building {label!r} raised {type(last).__name__}: {last}",
+        hint="check the constructor's arguments in the target",
+    ) from last
+
+
+@contextlib.contextmanager
+def _captured_output() -> Iterator[io.StringIO]:
+    # A constructor's prints and warnings must not garble the build log.
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield buffer
+
+
+@contextlib.contextmanager
+def _strategy(method: str) -> Iterator[None]:
+    import torch
+
+    if method == "meta":
+        with torch.device("meta"):
+            yield
+    elif method == "meta-params":
+        with _parameters_on_meta():
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Move every parameter to meta as it is registered; buffers stay real."""
+    import torch
+    from torch import nn
+
+    original = nn.Module.register_parameter
+
+    def register_parameter(self: nn.Module, name: str, param: Any) -> None:
+        original(self, name, param)
+        lazy = isinstance(param, nn.parameter.UninitializedParameter)
+        if param is not None and not lazy and param.device.type != "meta":
+            kwargs = {"requires_grad": param.requires_grad}
+            self._parameters[name] = type(param)(param.to(torch.device("meta")), **kwargs)
+
+    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original  # type: ignore[method-assign]

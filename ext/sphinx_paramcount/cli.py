@@ -1,0 +1,83 @@
+"""``sphinx-paramcount TARGET``: the derivation in the terminal.
+
+Exit status: 0 success, 1 the model could not be built or counted, 2 a bad
+target or bad usage.  Errors are one or two lines on stderr; ``--traceback``
+shows the Python traceback for those who want it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import ImportTargetError, ParamcountError, TargetError
+
+FORMATS = ("text", "markdown", "json", "derivation")
+
+# A bad target or usage is the caller's to fix (2); a model that cannot be built is 1.
+_USAGE_ERRORS = (TargetError, ImportTargetError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sphinx-paramcount",
+        description="Count a PyTorch model's parameters and show the derivation of every count.",
+        epilog="TARGET is 'pkg.mod:Name', 'pkg.mod.Name' or a call such as "
+        "'torch.nn.Conv2d(16, 8, kernel_size=3, padding=1)'.",
+    )
+    p.add_argument("target", help="the model to count")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument("--depth", type=_depth, default=None, help="collapse rows below this depth")
+    p.add_argument("--device", choices=("meta", "cpu"), default="meta", help="where to build (default: meta)")
+    p.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; use 0 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # Like ``python -m``, let targets name modules in the current directory.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    from . import render
+    from .api import explain
+    from .views import rows_at_depth
+
+    try:
+        report = explain(args.target, device=args.device)
+    except ParamcountError as exc:
+        if args.traceback:
+            traceback.print_exc()
+        print(f"sphinx-paramcount: error [{exc.subtype}]: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return 2 if isinstance(exc, _USAGE_ERRORS) else 1
+    rows = rows_at_depth(report, args.depth)
+    writer = {
+        "text": render.to_text,
+        "markdown": render.to_markdown,
+        "json": render.to_json,
+        "derivation": render.to_derivation,
+    }[args.format]
+    sys.stdout.write(writer(report, rows))
+    for notice in report.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Typed errors of the engine.
+
+Every failure a user can cause is one of these, with a ``subtype`` that the
+Sphinx layer turns into ``type="paramcount", subtype=...`` and a ``hint`` that
+says what to do.  Sphinx-free on purpose: the command line uses them too.
+"""
+
+from __future__ import annotations
+
+
+class ParamcountError(Exception):
+    """Base of every error the engine reports to a user."""
+
+    subtype = "target"
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class TargetError(ParamcountError):
+    """The target text is not a valid target (syntax, non-literal, not a module)."""
+
+    subtype = "target"
+
+
+class ImportTargetError(ParamcountError):
+    """A module named by the target cannot be imported, or an attribute is missing."""
+
+    subtype = "import"
+
+
+class InstantiateError(ParamcountError):
+    """The target was found but calling it (building the model) failed."""
+
+    subtype = "instantiate"
+
+
+class OptionError(ParamcountError):
+    """A directive option or stated number is malformed."""
+
+    subtype = "option"
+
+
+class FormulaError(ParamcountError):
+    """A formula registration is broken (missing, not callable, raises)."""
+
+    subtype = "formula"
+
+
+class LazyError(ParamcountError):
+    """The model has lazy (uninitialised) parameters that cannot be counted yet."""
+
+    subtype = "lazy"

@@ -1,0 +1,118 @@
+"""Reports as terminal text, Markdown and JSON (the command line's outputs).
+
+LaTeX is turned into readable plain text here too (``C_{out} \\cdot k`` ->
+``C_out·k``), which the Sphinx text builder reuses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .report import Report, Row
+
+_LATEX_TEXT = [
+    (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"\1/\2"),
+    (re.compile(r"\\sum_\{i=1\}\^\{(\d+)\} n_i"), r"Σ of \1 rows"),
+    (re.compile(r"\|\\mathtt\{([^{}]*)\}\|"), r"|\1|"),
+    (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
+    (re.compile(r"\{,\}"), ","),
+    (re.compile(r"\\cdot"), "·"),
+    (re.compile(r"\\times"), "×"),
+    (re.compile(r"\\_"), "_"),
+    (re.compile(r" ?· ?"), "·"),
+]
+
+
+def plain(latex: str) -> str:
+    """A formula or derivation in plain text, for terminals and the text builder."""
+    text = latex
+    for pattern, repl in _LATEX_TEXT:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def type_cell(row: Row) -> str:
+    return f"{row.repeat} × {row.label}" if row.repeat > 1 else row.label
+
+
+def summary_lines(report: Report) -> list[str]:
+    """Trainable, frozen, buffers and size: shown only where they say something."""
+    lines = []
+    if report.frozen:
+        lines.append(f"Trainable: {fmt(report.trainable)}   Frozen: {fmt(report.frozen)}")
+    if report.buffers:
+        lines.append(f"Buffers (not parameters): {fmt(report.buffer_total)}")
+    return lines
+
+
+def to_text(report: Report, rows: list[Row] | None = None) -> str:
+    rows = report.rows if rows is None else rows
+    header = ["Layer", "Type", "Formula", "Derivation", "Parameters"]
+    body = [[r.name or "(root)", type_cell(r), plain(r.formula), plain(r.derivation), fmt(r.params)] for r in rows]
+    total = ["Total", "", "", " + ".join(fmt(r.params) for r in rows), fmt(report.total)]
+    table = [header, *body, total]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        parts = [c.rjust(w) if i == len(cells) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [f"{report.target}: {fmt(report.total)} parameters", "", line(header), rule]
+    out += [line(b) for b in body]
+    out += [rule, line(total)]
+    notes = [f"  {r.name or '(root)'}: {r.note}" for r in rows if r.note]
+    extra = summary_lines(report)
+    if extra or notes:
+        out.append("")
+    out += extra
+    if notes:
+        out += ["Notes:", *notes]
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
+    rows = report.rows if rows is None else rows
+
+    def cell(text: str) -> str:
+        return text.replace("|", r"\|")
+
+    out = [
+        "| Layer | Type | Formula | Derivation | Parameters |",
+        "|---|---|---|---|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {cell(r.name or '(root)')} | {cell(type_cell(r))} | ${cell(r.formula)}$ | "
+            f"${cell(r.derivation)}$ | {fmt(r.params)} |"
+        )
+    sums = " + ".join(fmt(r.params) for r in rows)
+    out.append(f"| **Total** | | | {sums} | **{fmt(report.total)}** |")
+    extra = summary_lines(report)
+    return "\n".join(out + ([""] + extra if extra else [])) + "\n"
+
+
+def to_derivation(report: Report, rows: list[Row] | None = None) -> str:
+    """The seed notebook's prose, written from the model."""
+    rows = report.rows if rows is None else rows
+    out = []
+    for i, r in enumerate(rows, 1):
+        out.append(f"{i}. {r.name or '(root)'}: {type_cell(r)}")
+        out.append(f"    - Number of parameters = {plain(r.formula)}")
+        for symbol, words, value in r.legend:
+            out.append(f"    - {words} ({plain(symbol)}): {fmt(value)}")
+        out.append(f"    - Total parameters: {plain(r.derivation)} = {fmt(r.params)}")
+        if r.note:
+            out.append(f"    - Note: {r.note}")
+    out.append("")
+    out.append(f"Total parameters: {' + '.join(fmt(r.params) for r in rows)} = {fmt(report.total)}")
+    return "\n".join(out) + "\n"
+
+
+def to_json(report: Report, rows: list[Row] | None = None) -> str:
+    return json.dumps(report.to_json(rows), indent=2) + "\n"

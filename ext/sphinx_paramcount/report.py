@@ -1,0 +1,135 @@
+"""The result of counting: plain, picklable data, free of torch and Sphinx.
+
+Everything downstream (Sphinx nodes, terminal, JSON, the environment records
+of a parallel build) reads a ``Report``; nothing downstream sees a module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One parameter tensor as a row sees it."""
+
+    name: str  # qualified: "layer1.0.conv1.weight"
+    shape: tuple[int, ...]
+    numel: int
+    dtype: str
+    trainable: bool
+    # Qualified name of the earlier tensor this one is (tied weights): counted there.
+    shared_with: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the derivation: a module and the parameters it owns."""
+
+    name: str  # "" for the root module
+    type: str  # class name
+    label: str  # class name with key constructor numbers: "Conv2d(3, 16, k=3)"
+    depth: int  # 0 for the root, 1 for its children, ...
+    params: int  # what this row adds to the total (shared tensors excluded)
+    trainable: int
+    formula: str  # symbolic LaTeX
+    derivation: str  # substituted LaTeX; evaluates to ``params``
+    legend: tuple[tuple[str, str, int], ...] = ()  # (symbol LaTeX, meaning, value)
+    family: str = "generic"  # the formula used, or "generic" for the shape product
+    note: str = ""  # why the generic formula or a partial count was used
+    tensors: tuple[Tensor, ...] = ()
+    repeat: int = 1  # > 1 for a row that stands for identical siblings
+    output_shape: str = ""
+
+    @property
+    def shared(self) -> tuple[Tensor, ...]:
+        return tuple(t for t in self.tensors if t.shared_with)
+
+    @property
+    def frozen(self) -> int:
+        return self.params - self.trainable
+
+
+@dataclass(frozen=True)
+class Buffer:
+    name: str
+    shape: tuple[int, ...]
+    numel: int
+    dtype: str
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """Every module of the tree, for grouping rows by depth: name, type, label."""
+
+    name: str
+    type: str
+    label: str
+
+
+@dataclass
+class Report:
+    target: str
+    total: int
+    trainable: int
+    rows: list[Row]
+    modules: list[ModuleInfo] = field(default_factory=list)
+    buffers: list[Buffer] = field(default_factory=list)
+    method: str = "meta"  # how the model was built: meta, meta-params, cpu, instance
+    notices: list[str] = field(default_factory=list)
+    # Bytes of the parameters by dtype, e.g. {"float32": 526472}.
+    bytes_by_dtype: dict[str, int] = field(default_factory=dict)
+    # Source files (outside site-packages) defining the model's module classes:
+    # editing one must make the pages that use the model re-read.
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def frozen(self) -> int:
+        return self.total - self.trainable
+
+    @property
+    def buffer_total(self) -> int:
+        return sum(b.numel for b in self.buffers)
+
+    @property
+    def type_name(self) -> str:
+        root = next((m for m in self.modules if m.name == ""), None)
+        return root.type if root else ""
+
+    def row(self, name: str) -> Row | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+    def to_json(self, rows: list[Row] | None = None) -> dict[str, Any]:
+        """The command line's JSON: the design's keys first, then details."""
+        return {
+            "target": self.target,
+            "total": self.total,
+            "trainable": self.trainable,
+            "frozen": self.frozen,
+            "buffers": self.buffer_total,
+            "method": self.method,
+            "rows": [row_json(r) for r in (self.rows if rows is None else rows)],
+            "bytes": dict(self.bytes_by_dtype),
+            "notices": list(self.notices),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def row_json(r: Row) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "type": r.label,
+        "params": r.params,
+        "formula": r.formula,
+        "derivation": r.derivation,
+        "trainable": r.trainable,
+        "family": r.family,
+        "note": r.note,
+        "legend": [{"symbol": s, "meaning": w, "value": v} for s, w, v in r.legend],
+        "shared": {t.name: t.shared_with for t in r.shared},
+        "repeat": r.repeat,
+        **({"output_shape": r.output_shape} if r.output_shape else {}),
+    }

@@ -1,0 +1,138 @@
+"""Report -> docutils nodes: the table, the derivation prose, the total.
+
+Formulas are real ``math`` nodes, so HTML loads MathJax and LaTeX gets
+``\\(...\\)``; builders without math get plain text (see ``setup_nodes``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+from ..count import latex_sum
+from ..render import plain, type_cell
+from ..report import Report, Row
+
+COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
+MATH_BUILDER_FORMATS = ("html", "latex")
+
+
+def fmt(n: int, sep: str = ",") -> str:
+    return f"{n:,}".replace(",", sep)
+
+
+def math(latex: str) -> nodes.math:
+    return nodes.math(latex, latex, classes=["paramcount-math"])
+
+
+def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
+    para = nodes.paragraph()
+    para.extend(children)
+    return nodes.entry("", para, classes=classes or [])
+
+
+def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes.table:
+    tbl = nodes.table(classes=["paramcount-table"])
+    if caption:
+        tbl += nodes.title(caption, caption)
+    group = nodes.tgroup(cols=len(COLUMNS))
+    tbl += group
+    for width in (14, 22, 22, 30, 12):
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    head += nodes.row("", *(_entry(nodes.Text(c)) for c in COLUMNS))
+    group += head
+    body = nodes.tbody()
+    for r in rows:
+        name = nodes.literal(r.name or "(root)", r.name or "(root)")
+        label: list[nodes.Node] = [nodes.Text(type_cell(r))]
+        if r.note:
+            label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
+        body += nodes.row(
+            "",
+            _entry(name),
+            _entry(*label),
+            _entry(math(r.formula)),
+            _entry(math(r.derivation)),
+            _entry(nodes.Text(fmt(r.params, sep)), classes=["paramcount-count"]),
+        )
+    total_sum = latex_sum([r.params for r in rows]).replace("{,}", "{" + sep + "}" if sep else "")
+    body += nodes.row(
+        "",
+        _entry(nodes.strong("Total", "Total")),
+        _entry(),
+        _entry(),
+        _entry(math(total_sum)),
+        _entry(nodes.strong(fmt(report.total, sep), fmt(report.total, sep)), classes=["paramcount-count"]),
+    )
+    group += body
+    return tbl
+
+
+def summary(report: Report, sep: str) -> list[nodes.Node]:
+    """Trainable, frozen and buffer lines, shown where they are non-zero."""
+    parts = []
+    if report.frozen:
+        parts.append(f"Trainable: {fmt(report.trainable, sep)}. Frozen: {fmt(report.frozen, sep)}.")
+    if report.buffers:
+        parts.append(f"Buffers (not parameters, not in the total): {fmt(report.buffer_total, sep)}.")
+    if not parts:
+        return []
+    return [nodes.paragraph(" ".join(parts), " ".join(parts), classes=["paramcount-summary"])]
+
+
+def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
+    """The seed notebook's prose: factors, formula, substitution, result; then the sum."""
+    items = nodes.enumerated_list(enumtype="arabic", prefix="", suffix=".")
+    for r in rows:
+        item = nodes.list_item()
+        head = nodes.paragraph()
+        head += nodes.strong(r.name or "(root)", r.name or "(root)")
+        head += nodes.Text(f": {type_cell(r)}")
+        item += head
+        facts = nodes.bullet_list()
+        facts += _bullet(nodes.Text("Number of parameters = "), math(r.formula))
+        for symbol, words, value in r.legend:
+            facts += _bullet(nodes.Text(f"{words} "), math(symbol), nodes.Text(f": {fmt(value, sep)}"))
+        facts += _bullet(nodes.Text("Total parameters: "), math(f"{r.derivation} = {_latex_n(r.params, sep)}"))
+        if r.note:
+            facts += _bullet(nodes.emphasis("", f"Note: {r.note}"))
+        item += facts
+        items += item
+    final = nodes.paragraph()
+    final += nodes.Text("Total parameters: ")
+    if len(rows) > 1:
+        final += math(f"{latex_sum([r.params for r in rows])} = {_latex_n(report.total, sep)}")
+    else:
+        final += nodes.strong(fmt(report.total, sep), fmt(report.total, sep))
+    return [items, final]
+
+
+def _latex_n(n: int, sep: str) -> str:
+    return fmt(n, "{" + sep + "}" if sep else "")
+
+
+def _bullet(*children: nodes.Node) -> nodes.list_item:
+    para = nodes.paragraph()
+    para.extend(children)
+    return nodes.list_item("", para)
+
+
+class PlainMath(SphinxPostTransform):
+    """Our formulas as readable text for builders that cannot show math."""
+
+    default_priority = 5
+
+    def run(self, **kwargs: Any) -> None:
+        if self.app.builder.format in MATH_BUILDER_FORMATS:
+            return
+        for node in list(self.document.findall(nodes.math)):
+            if "paramcount-math" in node["classes"]:
+                text = plain(node.astext())
+                node.replace_self(nodes.inline(text, text, classes=node["classes"]))
+
+
+def setup_nodes(app: Any) -> None:
+    app.add_post_transform(PlainMath)

@@ -1,0 +1,150 @@
+"""Numbers stated in the docs, and checking them at their own precision.
+
+``131618``, ``131,618`` and ``131_618`` are exact.  ``131.6K``, ``6.74B`` and
+``7B`` are rounded: ``6.74B`` claims "6.74 billion to two decimals", so it
+holds for 6,738,415,616 and fails for 6,748,000,000.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from .errors import OptionError
+
+UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
+
+_EXACT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)$")
+_ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.(?P<decimals>\d+))?)\s?(?P<unit>[KkMBGT])$")
+
+FORMS_HINT = "write an exact count (131618, 131,618, 131_618) or a rounded one (131.6K, 6.74B, 7B)"
+
+
+@dataclass(frozen=True)
+class StatedCount:
+    """A number as the author wrote it."""
+
+    text: str
+    value: int  # exact value, or the rounded value in units (6.74B -> 6_740_000_000)
+    unit: str = ""  # "" for exact forms
+    decimals: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return not self.unit
+
+    def matches(self, actual: int) -> bool:
+        return self.value == actual if self.exact else self.round(actual) == self.mantissa
+
+    @property
+    def mantissa(self) -> Decimal:
+        return Decimal(self.text.strip()[:-1].strip())
+
+    def round(self, actual: int) -> Decimal:
+        """``actual`` as the author would have written it in this unit and precision."""
+        scale = UNITS[self.unit.upper()]
+        quantum = Decimal(1).scaleb(-self.decimals)
+        return (Decimal(actual) / scale).quantize(quantum, rounding=ROUND_HALF_UP)
+
+    def restate(self, actual: int) -> str:
+        """``actual`` written in this count's style: grouping, unit and precision kept."""
+        if not self.exact:
+            return f"{self.round(actual)}{self.unit}"
+        if "," in self.text:
+            return f"{actual:,}"
+        if "_" in self.text:
+            return f"{actual:_}"
+        return str(actual)
+
+
+def parse_stated(text: str, *, what: str = "stated count") -> StatedCount:
+    """Parse a stated number; ``OptionError`` with the accepted forms if malformed."""
+    raw = text if isinstance(text, str) else ""
+    s = raw.strip()
+    if not s:
+        raise OptionError(f"{what} is empty", hint=FORMS_HINT)
+    if _EXACT.match(s):
+        return StatedCount(s, int(s.replace(",", "").replace("_", "")))
+    m = _ROUNDED.match(s)
+    if m:
+        unit = m.group("unit")
+        decimals = len(m.group("decimals") or "")
+        value = int(Decimal(m.group("mantissa")) * UNITS[unit.upper()])
+        return StatedCount(s, value, unit, decimals)
+    reason = ""
+    if s.startswith("-"):
+        reason = ": a count cannot be negative"
+    elif re.match(r"^\d+(\.\d+)?[eE][+-]?\d+$", s):
+        reason = ": scientific notation is not accepted"
+    elif re.match(r"^[\d.,_]+\s?[A-Za-z]+$", s):
+        reason = f": unknown unit {re.sub(r'^[0-9.,_ ]+', '', s)!r} (use K, M, B or G, T)"
+    raise OptionError(f"{what} {s!r} is not a number{reason}", hint=FORMS_HINT)
+
+
+def parse_expect(text: str) -> list[tuple[str, StatedCount]]:
+    """``conv1=448, fc1=131,104`` -> [("conv1", 448), ("fc1", 131104)].
+
+    Commas both separate entries and group digits, so an entry is split at a
+    comma only where the next text starts a new ``name=``.
+    """
+    s = (text or "").strip()
+    if not s:
+        raise OptionError(":expect: is empty", hint="write row=count pairs, e.g. 'conv1=448, fc1=131104'")
+    entries = re.split(r",\s*(?=[A-Za-z_][\w.\-]*\s*=)", s)
+    out: list[tuple[str, StatedCount]] = []
+    seen: set[str] = set()
+    for entry in entries:
+        name, eq, number = entry.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise OptionError(
+                f":expect: entry {entry.strip()!r} is not of the form row=count",
+                hint="write row=count pairs, e.g. 'conv1=448, fc1=131104'",
+            )
+        if name in seen:
+            raise OptionError(f":expect: names row {name!r} twice", hint="state each row once")
+        seen.add(name)
+        out.append((name, parse_stated(number, what=f":expect: count for {name!r}")))
+    return out
+
+
+def describe_difference(stated: StatedCount, actual: int) -> str:
+    """``+32 (+0.02%)``: how far the model moved from what the docs say."""
+    base = stated.value
+    diff = actual - base
+    sign = "+" if diff >= 0 else "-"
+    share = abs(diff) / base * 100 if base else 0.0
+    pct = f" ({sign}{share:.2f}%)" if share >= 0.01 else f" ({sign}{share:.2g}%)" if base else ""
+    return f"{sign}{abs(diff):,}{pct}"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A stated number the model no longer has."""
+
+    what: str  # "total", "trainable", "row 'fc1'"
+    stated: StatedCount
+    actual: int
+    target: str
+
+    @property
+    def message(self) -> str:
+        real = f"{self.actual:,}"
+        if not self.stated.exact:
+            real += f" ({self.stated.restate(self.actual)} at the stated precision)"
+        return (
+            f"stated {self.what} {self.stated.text} for {self.target}, but the model has {real}: "
+            f"{describe_difference(self.stated, self.actual)}"
+        )
+
+
+def check_stated(
+    target: str,
+    actual: dict[str, int],
+    stated: list[tuple[str, StatedCount]],
+) -> list[Mismatch]:
+    """Compare each stated number with the actual value under the same key."""
+    return [
+        Mismatch(what, count, actual[what], target) for what, count in stated if not count.matches(actual[what])
+    ]
