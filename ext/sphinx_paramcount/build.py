@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InstantiateError, TargetError
-from .target import Call, Ref, call, parse_target, resolve_ref
+from .errors import InstantiateError, ParamcountError, TargetError
+from .target import Call, Container, Ref, Value, call, parse_target, resolve_ref
 
 DEVICES = ("meta", "cpu")
 
@@ -61,6 +61,7 @@ def build_model(text: str, device: str = "meta") -> Built:
         if not callable(func):
             raise InstantiateError(f"{spec.func.text!r} is a {type(func).__name__}, which cannot be called")
         call_spec: Call = spec
+        _import_names(call_spec)
 
         def factory() -> Any:
             return call(func, call_spec)
@@ -74,6 +75,25 @@ def build_model(text: str, device: str = "meta") -> Built:
             hint="the target must build a torch.nn.Module",
         )
     return built
+
+
+def _import_names(value: Value) -> None:
+    """Resolve every dotted name of a call before building.
+
+    Imports must not run under ``torch.device("meta")``: a module's top-level
+    tensors would be created on meta and stay there in ``sys.modules``.  And a
+    misspelt argument is the target's fault (``ImportTargetError``), not a
+    failure of the constructor.
+    """
+    if isinstance(value, Ref):
+        resolve_ref(value)
+    elif isinstance(value, Call):
+        resolve_ref(value.func)
+        for item in (*value.args, *(v for _, v in value.kwargs)):
+            _import_names(item)
+    elif isinstance(value, Container):
+        for item in (*value.keys, *value.items):
+            _import_names(item)
 
 
 def _check_callable_without_arguments(obj: Any, text: str) -> None:
@@ -101,8 +121,8 @@ def _build_with_fallback(factory: Callable[[], Any], label: str, device: str) ->
         try:
             with _captured_output() as printed, _strategy(method):
                 module = factory()
-        except (KeyboardInterrupt, GeneratorExit):
-            raise
+        except (KeyboardInterrupt, GeneratorExit, ParamcountError):
+            raise  # ParamcountError: the target's own error (a nested call of a non-callable)
         except SystemExit as exc:
             raise InstantiateError(
                 f"building {label!r} called sys.exit({exc.code!r})",

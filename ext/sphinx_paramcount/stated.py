@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from .errors import OptionError
 
@@ -17,6 +17,8 @@ UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 
 _EXACT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)$")
 _ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.(?P<decimals>\d+))?)\s?(?P<unit>[KkMBGT])$")
+
+_MAX_LENGTH = 200
 
 FORMS_HINT = "write an exact count (131618, 131,618, 131_618) or a rounded one (131.6K, 6.74B, 7B)"
 
@@ -45,7 +47,11 @@ class StatedCount:
         """``actual`` as the author would have written it in this unit and precision."""
         scale = UNITS[self.unit.upper()]
         quantum = Decimal(1).scaleb(-self.decimals)
-        return (Decimal(actual) / scale).quantize(quantum, rounding=ROUND_HALF_UP)
+        # Enough digits for the quantized result: the default 28 would make
+        # quantize raise InvalidOperation for a stated "131.618000...0K".
+        with localcontext() as ctx:
+            ctx.prec = max(ctx.prec, len(str(abs(actual))) + self.decimals + 2)
+            return (Decimal(actual) / scale).quantize(quantum, rounding=ROUND_HALF_UP)
 
     def restate(self, actual: int) -> str:
         """``actual`` written in this count's style: grouping, unit and precision kept."""
@@ -64,13 +70,18 @@ def parse_stated(text: str, *, what: str = "stated count") -> StatedCount:
     s = raw.strip()
     if not s:
         raise OptionError(f"{what} is empty", hint=FORMS_HINT)
+    if len(s) > _MAX_LENGTH:
+        # int() refuses strings of over 4300 digits with a ValueError; no count is that long.
+        raise OptionError(f"{what} {s[:20]!r}... is too long to be a count ({len(s)} characters)", hint=FORMS_HINT)
     if _EXACT.match(s):
         return StatedCount(s, int(s.replace(",", "").replace("_", "")))
     m = _ROUNDED.match(s)
     if m:
         unit = m.group("unit")
         decimals = len(m.group("decimals") or "")
-        value = int(Decimal(m.group("mantissa")) * UNITS[unit.upper()])
+        with localcontext() as ctx:
+            ctx.prec = len(m.group("mantissa")) + 15  # exact: 6.74B is 6_740_000_000, not rounded to 28 digits
+            value = int(Decimal(m.group("mantissa")) * UNITS[unit.upper()])
         return StatedCount(s, value, unit, decimals)
     reason = ""
     if s.startswith("-"):

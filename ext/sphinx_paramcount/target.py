@@ -12,6 +12,7 @@ import ast
 import difflib
 import importlib
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -74,7 +75,7 @@ def parse_target(text: str) -> Ref | Call:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        col = (exc.offset or 1) + (len(module) + 1 if module else 0)
+        col = (exc.offset or 1) + (match.start(2) if match else 0)
         raise TargetError(
             f"target {text.strip()!r} is not valid syntax at column {col}: {exc.msg}",
             hint="write a dotted name or a call with literal arguments",
@@ -193,14 +194,27 @@ def resolve_ref(ref: Ref) -> Any:
             # a missing dependency inside an existing module is the real error.
             if exc.name is not None and (mod_name == exc.name or mod_name.startswith(exc.name + ".")):
                 continue
-            raise _import_error(mod_name, ref.text, exc) from exc
+            raise _import_error(_failed_module(parts[:cut]), ref.text, exc) from exc
         except Exception as exc:
-            raise _import_error(mod_name, ref.text, exc) from exc
+            raise _import_error(_failed_module(parts[:cut]), ref.text, exc) from exc
         return _follow(obj, parts[cut:], mod_name, ref.text)
     raise ImportTargetError(
         f"no module named {parts[0]!r} (target {ref.text!r})",
         hint="check the spelling, and that the package is installed or on sys.path (conf.py)",
     )
+
+
+def _failed_module(parts: tuple[str, ...]) -> str:
+    """The module whose import raised: Python drops it (not its parents) from sys.modules.
+
+    ``import_module("pkg.models.Net")`` fails inside ``pkg.models`` when that
+    module raises; the error must name ``pkg.models``, not ``pkg.models.Net``.
+    """
+    for i in range(1, len(parts) + 1):
+        name = ".".join(parts[:i])
+        if name not in sys.modules:
+            return name
+    return ".".join(parts)
 
 
 def _import(mod_name: str, text: str) -> Any:

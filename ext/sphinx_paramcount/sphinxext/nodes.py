@@ -126,7 +126,9 @@ class PlainMath(SphinxPostTransform):
     default_priority = 5
 
     def run(self, **kwargs: Any) -> None:
-        if self.app.builder.format in MATH_BUILDER_FORMATS:
+        # Sphinx 9 names the builder class on the env; older versions only on the app.
+        builder = getattr(self.env, "_builder_cls", None) or self.app.builder
+        if builder.format in MATH_BUILDER_FORMATS:
             return
         for node in list(self.document.findall(nodes.math)):
             if "paramcount-math" in node["classes"]:

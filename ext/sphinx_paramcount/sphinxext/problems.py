@@ -52,7 +52,7 @@ def report_problem(
     if is_suppressed(env.config, subtype):
         return
     text = f"paramcount: {message}" + (f" ({hint})" if hint else "")
-    if exc is not None and env.app.verbosity > 0:
+    if exc is not None and _verbosity(env) > 0:
         import traceback
 
         text += "\n" + "".join(traceback.format_exception(exc))
@@ -63,6 +63,12 @@ def report_problem(
         Problem(docname, f"{env.doc2path(docname)}:{lineno}" if lineno else str(env.doc2path(docname)),
                 subtype, message, fails)
     )
+
+
+def _verbosity(env: Any) -> int:
+    # Sphinx 9 keeps it on the config; older versions on the app.
+    value = getattr(env.config, "verbosity", None)
+    return int(value) if isinstance(value, int) else int(env.app.verbosity)
 
 
 def _doc_and_line(env: Any, location: Any) -> tuple[str, int | None]:

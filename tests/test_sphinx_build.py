@@ -1,0 +1,210 @@
+"""End-to-end builds of small Sphinx projects under tests/roots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = REPO / "tests" / "roots"
+
+
+def _table_rows(html: str) -> list[list[str]]:
+    soup = BeautifulSoup(html, "html.parser")
+    table = soup.select_one("table.paramcount-table")
+    assert table is not None, "no paramcount table in the page"
+    return [[cell.get_text(" ", strip=True) for cell in tr.find_all(["td", "th"])] for tr in table.find_all("tr")]
+
+
+@pytest.mark.sphinx("html", testroot="basic", freshenv=True)
+def test_rst_table_has_the_seed_numbers(app, warning):
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    assert "paramcount" not in warning.getvalue()
+    html = (app.outdir / "index.html").read_text()
+    rows = _table_rows(html)
+    assert rows[0] == ["Layer", "Type", "Formula", "Derivation", "Parameters"]
+    body = {r[0]: r for r in rows[1:]}
+    assert body["conv1"][1] == "Conv2d(3, 16, k=3)"
+    assert body["conv1"][4] == "448"
+    assert body["fc1"][4] == "131,104"
+    assert body["fc2"][4] == "66"
+    assert body["Total"][4] == "131,618"
+    # Formulas are math for MathJax, not text.
+    assert r"\(16 \times 3 \times 3 \times 3 + 16\)" in html
+    assert r"\(4096 \times 32 + 32\)" in html
+    assert r"\(448 + 131{,}104 + 66\)" in html
+    assert "mathjax" in html.lower()
+    # :numref: resolves to the captioned table.
+    assert 'href="#simplenet-table"' in html
+    assert "Table 1" in html
+    # Roles: the computed total and the author's checked text.
+    soup = BeautifulSoup(html, "html.parser")
+    assert [s.get_text() for s in soup.select("span.paramcount")] == ["131,618", "131,618"]
+    # :format: derivation: the seed's example 2 prose, and :format: total.
+    assert r"\(8 \times 16 \times 3 \times 3 + 8 = 1{,}160\)" in html
+    assert "Channels per filter (input channels)" in html
+    assert soup.select("p.paramcount")[0].get_text() == "131,618"
+
+
+@pytest.mark.sphinx("html", testroot="myst", freshenv=True)
+def test_myst_page_renders_and_checks(app, warning):
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    html = (app.outdir / "index.html").read_text()
+    body = {r[0]: r for r in _table_rows(html)[1:]}
+    assert body["Total"][4] == "131,618"
+    assert body["fc1"][4] == "131,104"
+    assert 'href="#simplenet-myst"' in html
+    assert r"\(8 \times 16 \times 3 \times 3 + 8 = 1{,}160\)" in html
+    soup = BeautifulSoup(html, "html.parser")
+    assert [s.get_text() for s in soup.select("span.paramcount")] == ["131,618", "131,618"]
+
+
+def _check_mismatch_messages(text: str) -> None:
+    assert (
+        "index.rst:8: ERROR: paramcount: stated total 131,586 for tests.models.seed:SimpleNet, "
+        "but the model has 131,618: +32 (+0.02%) [paramcount.mismatch]"
+    ) in text
+    assert "index.rst:13: ERROR: paramcount: 'tests.models.seed' has no attribute 'SimpleNt'" in text
+    assert "did you mean 'SimpleNet'?" in text
+    assert "index.rst:15: ERROR: paramcount: stated total 6.74B" in text
+    assert "row 'fc1' 131,000 for tests.models.seed:SimpleNet, but the model has 131,104: +104" in text
+    assert "drift.md:3: ERROR: paramcount: stated trainable 131,600" in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.sphinx("html", testroot="mismatch", freshenv=True)
+def test_mismatch_fails_the_build_and_page_still_builds(app, warning):
+    app.build()
+    assert app.statuscode == 1
+    text = warning.getvalue()
+    _check_mismatch_messages(text)
+    # Each problem reported once.
+    assert text.count("131,586") == 1
+    html = (app.outdir / "index.html").read_text()
+    assert "Still built after the mismatch." in html
+    assert "Text after the directive is kept." in (app.outdir / "drift.html").read_text()
+    # The failing role keeps the author's text visible.
+    assert "6.74B" in html
+
+
+@pytest.mark.sphinx("html", testroot="mismatch", freshenv=True, parallel=2)
+def test_mismatch_fails_under_parallel_build(app, warning):
+    app.build()
+    assert app.statuscode == 1
+    _check_mismatch_messages(warning.getvalue())
+
+
+@pytest.mark.sphinx("html", testroot="mismatch", freshenv=True, confoverrides={"paramcount_fail_on_mismatch": False})
+def test_fail_on_mismatch_false_downgrades_to_warnings(app, warning):
+    app.build()
+    text = warning.getvalue()
+    assert "WARNING: paramcount: stated total 131,586" in text
+    # The import error still fails the build: only mismatches are downgraded.
+    assert app.statuscode == 1
+
+
+@pytest.mark.sphinx(
+    "html",
+    testroot="mismatch",
+    freshenv=True,
+    confoverrides={"paramcount_fail_on_mismatch": False, "suppress_warnings": ["paramcount.import"]},
+)
+def test_suppressed_and_downgraded_build_passes(app, warning):
+    app.build()
+    assert app.statuscode == 0
+    assert "SimpleNt" not in warning.getvalue()
+
+
+def _sphinx_build(src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", *extra, str(src), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_sphinx_build_exits_1_without_W_and_again_when_unchanged(tmp_path):
+    out = tmp_path / "html"
+    first = _sphinx_build(ROOTS / "test-mismatch", out, "-d", str(tmp_path / "doctrees"))
+    assert first.returncode == 1, first.stderr
+    _check_mismatch_messages(first.stderr)
+    # Nothing changed: nothing is re-read, and the build still fails and says why.
+    second = _sphinx_build(ROOTS / "test-mismatch", out, "-d", str(tmp_path / "doctrees"))
+    assert second.returncode == 1
+    assert "0 changed" in second.stdout or "no targets are out of date" in second.stdout
+    assert "stated total 131,586" in second.stderr
+    assert "paramcount: 5 problems in the docs:" in second.stdout
+
+
+def test_editing_the_model_source_rereads_the_page(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        "import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\nextensions = ['sphinx_paramcount']\n"
+    )
+    model = src / "edited_model.py"
+    model.write_text(
+        textwrap.dedent(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 2)
+            """
+        )
+    )
+    (src / "index.rst").write_text("Edit\n====\n\n.. paramcount:: edited_model:Net\n   :total: 10\n")
+    out, doctrees = tmp_path / "out", str(tmp_path / "doctrees")
+    first = _sphinx_build(src, out, "-d", doctrees)
+    assert first.returncode == 0, first.stderr
+    # The model grows a bias-free second layer: 10 + 2 * 3 = 16.
+    model.write_text(model.read_text() + "        self.head = nn.Linear(2, 3, bias=False)\n")
+    second = _sphinx_build(src, out, "-d", doctrees)
+    assert second.returncode == 1
+    assert "stated total 10 for edited_model:Net, but the model has 16: +6 (+60.00%)" in second.stderr
+    assert "1 changed" in second.stdout or "reading sources... [100%] index" in second.stdout
+
+
+@pytest.mark.sphinx("latex", testroot="basic", freshenv=True)
+def test_latex_output_has_inline_math(app, warning):
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    tex = next(Path(app.outdir).glob("*.tex")).read_text()
+    assert r"\(16 \times 3 \times 3 \times 3 + 16\)" in tex
+    assert r"\(C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}\)" in tex
+    assert "131,618" in tex
+    assert r"\label{\detokenize{index:simplenet-table}}" in tex
+
+
+@pytest.mark.sphinx("text", testroot="basic", freshenv=True)
+def test_text_output_has_readable_formulas(app, warning):
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    text = (app.outdir / "index.txt").read_text()
+    assert "16 × 3 × 3 × 3 + 16" in text
+    assert "C_out·C_in·k_h·k_w" in text
+    assert "131,618" in text
+    assert "\\times" not in text
+
+
+@pytest.mark.parametrize("builder", ["dirhtml", "singlehtml", "man", "texinfo", "xml", "epub"])
+def test_other_builders_do_not_crash(builder, make_app, rootdir, tmp_path):
+    srcdir = tmp_path / "src"
+    shutil.copytree(rootdir / "test-basic", srcdir)
+    app = make_app(builder, srcdir=srcdir)
+    app.build()
+    assert app.statuscode == 0
