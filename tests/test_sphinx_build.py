@@ -30,13 +30,15 @@ def test_rst_table_has_the_seed_numbers(app, warning):
     assert "paramcount" not in warning.getvalue()
     html = (app.outdir / "index.html").read_text()
     rows = _table_rows(html)
-    assert rows[0] == ["Layer", "Type", "Formula", "Derivation", "Parameters"]
+    assert rows[0] == ["Layer", "Type", "Formula", "Derivation", "Parameters", "Share"]
     body = {r[0]: r for r in rows[1:]}
     assert body["conv1"][1] == "Conv2d(3, 16, k=3)"
     assert body["conv1"][4] == "448"
     assert body["fc1"][4] == "131,104"
     assert body["fc2"][4] == "66"
     assert body["Total"][4] == "131,618"
+    assert [body[n][5] for n in ("conv1", "fc1", "fc2", "Total")] == ["0.3%", "99.6%", "<0.1%", "100.0%"]
+    assert "Size: 526.47 KB (float32)." in html
     # Formulas are math for MathJax, not text.
     assert r"\(16 \times 3 \times 3 \times 3 + 16\)" in html
     assert r"\(4096 \times 32 + 32\)" in html

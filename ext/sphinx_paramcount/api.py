@@ -6,16 +6,35 @@ This is what the command line and the Sphinx layer call; both see only the
 
 from __future__ import annotations
 
+import copy
+
 from .build import build_model
 from .count import count_model
 from .formulas.registry import FormulaRegistry
 from .report import Report
+from .shapes import run_forward
 
 
-def explain(target: str, device: str = "meta", registry: FormulaRegistry | None = None) -> Report:
-    """Build the model ``target`` names and count it; ``ParamcountError`` on failure."""
+def explain(
+    target: str,
+    device: str = "meta",
+    registry: FormulaRegistry | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> Report:
+    """Build the model ``target`` names and count it; ``ParamcountError`` on failure.
+
+    With ``input_shape``, one forward pass materialises lazy modules and adds
+    each row's output shape.
+    """
     built = build_model(target, device)
-    report = count_model(built.module, " ".join(target.split()), registry)
+    module, shapes = built.module, None
+    if input_shape is not None:
+        if built.method == "instance":
+            # Never change the user's object: a forward pass may materialise
+            # lazy modules or update BatchNorm statistics.
+            module = copy.deepcopy(module)
+        shapes = run_forward(module, input_shape)
+    report = count_model(module, " ".join(target.split()), registry, output_shapes=shapes)
     report.method = built.method
     report.notices = built.notices + report.notices
     return report

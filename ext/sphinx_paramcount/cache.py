@@ -24,7 +24,7 @@ class _Entry:
     mtimes: dict[str, float]
 
 
-_entries: dict[tuple[str, str], _Entry] = {}
+_entries: dict[tuple[str, str, tuple[int, ...] | None], _Entry] = {}
 stats = {"builds": 0, "hits": 0}
 
 
@@ -38,8 +38,8 @@ def _mtimes(paths: list[str]) -> dict[str, float]:
     return out
 
 
-def cached_explain(target: str, device: str = "meta") -> Report:
-    key = (" ".join(target.split()), device)
+def cached_explain(target: str, device: str = "meta", input_shape: tuple[int, ...] | None = None) -> Report:
+    key = (" ".join(target.split()), device, input_shape)
     entry = _entries.get(key)
     if entry is not None:
         changed = [p for p, t in _mtimes(list(entry.mtimes)).items() if entry.mtimes[p] != t]
@@ -48,7 +48,7 @@ def cached_explain(target: str, device: str = "meta") -> Report:
             return entry.report
         _reload(changed)
         _entries.pop(key, None)
-    report = explain(target, device)
+    report = explain(target, device, input_shape=input_shape)
     stats["builds"] += 1
     _entries[key] = _Entry(report, _mtimes(report.sources))
     return report
@@ -57,7 +57,7 @@ def cached_explain(target: str, device: str = "meta") -> Report:
 def _reload(paths: list[str]) -> None:
     importlib.invalidate_caches()
     wanted = {os.path.realpath(p) for p in paths}
-    for name, module in list(sys.modules.items()):
+    for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if path and os.path.realpath(path) in wanted:
             importlib.reload(module)

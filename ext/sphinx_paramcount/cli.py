@@ -14,12 +14,12 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import ImportTargetError, ParamcountError, TargetError
+from .errors import ImportTargetError, OptionError, ParamcountError, TargetError
 
 FORMATS = ("text", "markdown", "json", "derivation")
 
 # A bad target or usage is the caller's to fix (2); a model that cannot be built is 1.
-_USAGE_ERRORS = (TargetError, ImportTargetError)
+_USAGE_ERRORS = (TargetError, ImportTargetError, OptionError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--depth", type=_depth, default=None, help="collapse rows below this depth")
     p.add_argument("--device", choices=("meta", "cpu"), default="meta", help="where to build (default: meta)")
+    p.add_argument(
+        "--input-shape", default=None, help="run one forward pass on meta tensors of this shape, e.g. '1, 3, 32, 32'"
+    )
+    p.add_argument("--expand-repeats", action="store_true", help="show every block of a repeated stack, not one")
     p.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -55,10 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     from . import render
     from .api import explain
-    from .views import rows_at_depth
+    from .shapes import parse_input_shape
+    from .views import collapse_repeats, rows_at_depth
 
     try:
-        report = explain(args.target, device=args.device)
+        shape = parse_input_shape(args.input_shape) if args.input_shape is not None else None
+        report = explain(args.target, device=args.device, input_shape=shape)
     except ParamcountError as exc:
         if args.traceback:
             traceback.print_exc()
@@ -67,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         return 2 if isinstance(exc, _USAGE_ERRORS) else 1
     rows = rows_at_depth(report, args.depth)
+    if not args.expand_repeats:
+        rows = collapse_repeats(report, rows)
     writer = {
         "text": render.to_text,
         "markdown": render.to_markdown,

@@ -10,6 +10,7 @@ product of the tensor shapes and says why.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .errors import FormulaError, LazyError
@@ -18,7 +19,12 @@ from .formulas.registry import FormulaRegistry, default_registry
 from .report import Buffer, ModuleInfo, Report, Row, Tensor
 
 
-def count_model(model: Any, target: str = "", registry: FormulaRegistry | None = None) -> Report:
+def count_model(
+    model: Any,
+    target: str = "",
+    registry: FormulaRegistry | None = None,
+    output_shapes: dict[str, str] | None = None,
+) -> Report:
     """Count ``model`` (an ``nn.Module``) into a ``Report``."""
     import torch
     from torch import nn
@@ -62,7 +68,10 @@ def count_model(model: Any, target: str = "", registry: FormulaRegistry | None =
                     shared_with,
                 )
             )
-        rows.append(_row(name, module, tensors, found, registry))
+        row = _row(name, module, tensors, found, registry)
+        if output_shapes:
+            row = replace(row, output_shape=output_shapes.get(name, ""))
+        rows.append(row)
 
     buffers = [
         Buffer(n, tuple(int(d) for d in b.shape), int(b.numel()), str(b.dtype).replace("torch.", ""))
@@ -101,14 +110,11 @@ def model_sources(model: Any) -> list[str]:
 
 
 def _refuse_lazy(model: Any, nn: Any) -> None:
-    lazy = sorted(
-        {
-            name or type(model).__name__
-            for name, m in model.named_modules()
-            for p in m.parameters(recurse=False)
-            if isinstance(p, nn.parameter.UninitializedParameter)
-        }
-    )
+    lazy = [
+        f"{name or '(root)'} ({type(m).__name__})"
+        for name, m in model.named_modules()
+        if any(isinstance(p, nn.parameter.UninitializedParameter) for p in m.parameters(recurse=False))
+    ]
     if lazy:
         shown = ", ".join(lazy[:5]) + (f" and {len(lazy) - 5} more" if len(lazy) > 5 else "")
         raise LazyError(
@@ -130,9 +136,7 @@ def _label(module: Any, found: Any) -> str:
     return f"{type(module).__name__}({extra})"
 
 
-def _row(
-    name: str, module: Any, tensors: list[Tensor], found: Any, registry: FormulaRegistry
-) -> Row:
+def _row(name: str, module: Any, tensors: list[Tensor], found: Any, registry: FormulaRegistry) -> Row:
     own_numel = sum(t.numel for t in tensors)
     fresh = [t for t in tensors if not t.shared_with]
     params = sum(t.numel for t in fresh)

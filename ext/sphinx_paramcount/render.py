@@ -15,6 +15,7 @@ _LATEX_TEXT = [
     (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"\1/\2"),
     (re.compile(r"\\sum_\{i=1\}\^\{(\d+)\} n_i"), r"Σ of \1 rows"),
     (re.compile(r"\|\\mathtt\{([^{}]*)\}\|"), r"|\1|"),
+    (re.compile(r"\\mathrm\{([^{}]*)\}"), r"\1"),
     (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\cdot"), "·"),
@@ -36,13 +37,43 @@ def fmt(n: int) -> str:
     return f"{n:,}"
 
 
+def counted(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if not r.detail]
+
+
+def params_cell(row: Row, sep: str = ",") -> str:
+    """A detail row's count in parentheses: shown, already counted above."""
+    text = f"{row.params:,}".replace(",", sep)
+    return f"({text})" if row.detail else text
+
+
+def name_cell(row: Row) -> str:
+    return ("  " if row.detail else "") + (row.name or "(root)")
+
+
 def type_cell(row: Row) -> str:
     return f"{row.repeat} × {row.label}" if row.repeat > 1 else row.label
 
 
+def size_text(by_dtype: dict[str, int]) -> str:
+    """``1.05 MB (float32)``; several dtypes are listed each with its share."""
+
+    def human(n: float) -> str:
+        for unit in ("bytes", "KB", "MB", "GB", "TB"):
+            if n < 1000 or unit == "TB":
+                return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.2f} {unit}"
+            n /= 1000
+        return ""
+
+    total = sum(by_dtype.values())
+    if len(by_dtype) == 1:
+        return f"{human(total)} ({next(iter(by_dtype))})"
+    return f"{human(total)} (" + ", ".join(f"{d}: {human(b)}" for d, b in sorted(by_dtype.items())) + ")"
+
+
 def summary_lines(report: Report) -> list[str]:
     """Trainable, frozen, buffers and size: shown only where they say something."""
-    lines = []
+    lines = [f"Size: {size_text(report.bytes_by_dtype)}"] if report.bytes_by_dtype else []
     if report.frozen:
         lines.append(f"Trainable: {fmt(report.trainable)}   Frozen: {fmt(report.frozen)}")
     if report.buffers:
@@ -53,8 +84,8 @@ def summary_lines(report: Report) -> list[str]:
 def to_text(report: Report, rows: list[Row] | None = None) -> str:
     rows = report.rows if rows is None else rows
     header = ["Layer", "Type", "Formula", "Derivation", "Parameters"]
-    body = [[r.name or "(root)", type_cell(r), plain(r.formula), plain(r.derivation), fmt(r.params)] for r in rows]
-    total = ["Total", "", "", " + ".join(fmt(r.params) for r in rows), fmt(report.total)]
+    body = [[name_cell(r), type_cell(r), plain(r.formula), plain(r.derivation), params_cell(r)] for r in rows]
+    total = ["Total", "", "", " + ".join(fmt(r.params) for r in counted(rows)), fmt(report.total)]
     table = [header, *body, total]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
 
@@ -88,10 +119,10 @@ def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
     ]
     for r in rows:
         out.append(
-            f"| {cell(r.name or '(root)')} | {cell(type_cell(r))} | ${cell(r.formula)}$ | "
-            f"${cell(r.derivation)}$ | {fmt(r.params)} |"
+            f"| {cell(name_cell(r))} | {cell(type_cell(r))} | ${cell(r.formula)}$ | "
+            f"${cell(r.derivation)}$ | {params_cell(r)} |"
         )
-    sums = " + ".join(fmt(r.params) for r in rows)
+    sums = " + ".join(fmt(r.params) for r in counted(rows))
     out.append(f"| **Total** | | | {sums} | **{fmt(report.total)}** |")
     extra = summary_lines(report)
     return "\n".join(out + ([""] + extra if extra else [])) + "\n"
@@ -102,7 +133,7 @@ def to_derivation(report: Report, rows: list[Row] | None = None) -> str:
     rows = report.rows if rows is None else rows
     out = []
     for i, r in enumerate(rows, 1):
-        out.append(f"{i}. {r.name or '(root)'}: {type_cell(r)}")
+        out.append(f"{i}. {r.name or '(root)'}: {type_cell(r)}" + (" (one block of the row above)" if r.detail else ""))
         out.append(f"    - Number of parameters = {plain(r.formula)}")
         for symbol, words, value in r.legend:
             out.append(f"    - {words} ({plain(symbol)}): {fmt(value)}")
@@ -110,7 +141,7 @@ def to_derivation(report: Report, rows: list[Row] | None = None) -> str:
         if r.note:
             out.append(f"    - Note: {r.note}")
     out.append("")
-    out.append(f"Total parameters: {' + '.join(fmt(r.params) for r in rows)} = {fmt(report.total)}")
+    out.append(f"Total parameters: {' + '.join(fmt(r.params) for r in counted(rows))} = {fmt(report.total)}")
     return "\n".join(out) + "\n"
 
 

@@ -41,6 +41,9 @@ class Row:
     tensors: tuple[Tensor, ...] = ()
     repeat: int = 1  # > 1 for a row that stands for identical siblings
     output_shape: str = ""
+    # Part of a repeated block shown once for explanation: already counted by
+    # the repeat row above it, so it is not added to the total again.
+    detail: bool = False
 
     @property
     def shared(self) -> tuple[Tensor, ...]:
@@ -131,5 +134,6 @@ def row_json(r: Row) -> dict[str, Any]:
         "legend": [{"symbol": s, "meaning": w, "value": v} for s, w, v in r.legend],
         "shared": {t.name: t.shared_with for t in r.shared},
         "repeat": r.repeat,
+        "detail": r.detail,
         **({"output_shape": r.output_shape} if r.output_shape else {}),
     }

@@ -156,6 +156,4 @@ def check_stated(
     stated: list[tuple[str, StatedCount]],
 ) -> list[Mismatch]:
     """Compare each stated number with the actual value under the same key."""
-    return [
-        Mismatch(what, count, actual[what], target) for what, count in stated if not count.matches(actual[what])
-    ]
+    return [Mismatch(what, count, actual[what], target) for what, count in stated if not count.matches(actual[what])]

@@ -102,8 +102,10 @@ def linear_label(m: Any) -> str:
 
 def bilinear(m: Any) -> Expr:
     d_out = Sym("d_{out}", "Output features", m.out_features)
-    w = d_out * Sym("d_{in_1}", "First input features", m.in1_features) * Sym(
-        "d_{in_2}", "Second input features", m.in2_features
+    w = (
+        d_out
+        * Sym("d_{in_1}", "First input features", m.in1_features)
+        * Sym("d_{in_2}", "Second input features", m.in2_features)
     )
     return w + d_out if m.bias is not None else w
 

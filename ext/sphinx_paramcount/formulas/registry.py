@@ -146,9 +146,7 @@ def load_formula_spec(spec: str) -> FormulaFn:
     try:
         obj: Any = importlib.import_module(mod_name)
     except Exception as exc:
-        raise FormulaError(
-            f"formula module {mod_name!r} cannot be imported: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise FormulaError(f"formula module {mod_name!r} cannot be imported: {type(exc).__name__}: {exc}") from exc
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)

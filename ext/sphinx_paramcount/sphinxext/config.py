@@ -11,7 +11,6 @@ from typing import Any
 from sphinx.errors import ConfigError
 
 from ..build import DEVICES
-from ..errors import FormulaError
 from ..formulas.registry import REGISTRY, load_formula_spec
 
 CONFIG_VALUES: dict[str, tuple[Any, type | tuple[type, ...]]] = {
@@ -21,6 +20,8 @@ CONFIG_VALUES: dict[str, tuple[Any, type | tuple[type, ...]]] = {
     "paramcount_formulas": ({}, dict),
     # Digit grouping of displayed counts: ",", "_", " ", "" (none), "\u202f" ...
     "paramcount_thousands_sep": (",", str),
+    # Identical numbered blocks (layers.0 ... layers.79) as one row; ``:expand-repeats:`` per table.
+    "paramcount_collapse_repeats": (True, bool),
 }
 
 
@@ -37,9 +38,13 @@ def check_config(app: Any, config: Any) -> None:
             expected = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{name} must be a {expected}, not {type(value).__name__} ({value!r})")
     if config.paramcount_device not in DEVICES:
-        raise ConfigError(f"paramcount_device must be one of {', '.join(map(repr, DEVICES))}, not {config.paramcount_device!r}")
+        raise ConfigError(
+            f"paramcount_device must be one of {', '.join(map(repr, DEVICES))}, not {config.paramcount_device!r}"
+        )
     if len(config.paramcount_thousands_sep) > 1:
-        raise ConfigError(f"paramcount_thousands_sep must be one character or empty, not {config.paramcount_thousands_sep!r}")
+        raise ConfigError(
+            f"paramcount_thousands_sep must be one character or empty, not {config.paramcount_thousands_sep!r}"
+        )
     for layer, spec in config.paramcount_formulas.items():
         if not isinstance(layer, str) or not isinstance(spec, str) and not callable(spec):
             raise ConfigError(

@@ -15,7 +15,8 @@ from sphinx.util.docutils import SphinxDirective
 from ..errors import OptionError, ParamcountError
 from ..report import Report
 from ..stated import StatedCount, check_stated, parse_expect, parse_stated
-from ..views import rows_at_depth
+from ..shapes import parse_input_shape
+from ..views import collapse_repeats, rows_at_depth
 from . import nodes as pc_nodes
 from .models import report_for
 from .problems import report_problem
@@ -42,6 +43,7 @@ class ParamcountDirective(SphinxDirective):
         "caption": directives.unchanged,
         "name": directives.unchanged,
         "class": directives.class_option,
+        "expand-repeats": directives.flag,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -54,15 +56,18 @@ class ParamcountDirective(SphinxDirective):
         fmt = self._choice("format", FORMATS, "table", errors)
         device = self._choice("device", ("meta", "cpu"), self.config.paramcount_device, errors)
         expect = self._expect(errors)
+        input_shape = self._input_shape(errors)
         for err in errors:
             report_problem(self.env, location, err.subtype, f"{target}: {err.message}", hint=err.hint)
         if errors:
             return []
 
-        report = report_for(self.env, location, target, device)
+        report = report_for(self.env, location, target, device, input_shape)
         if report is None:
             return []
         rows = rows_at_depth(report, depth)
+        if self.config.paramcount_collapse_repeats and "expand-repeats" not in self.options:
+            rows = collapse_repeats(report, rows)
         self._check(report, rows, target, stated, expect, location)
         return self._render(report, rows, fmt)
 
@@ -86,6 +91,15 @@ class ParamcountDirective(SphinxDirective):
         except OptionError as exc:
             errors.append(exc)
             return []
+
+    def _input_shape(self, errors: list[ParamcountError]) -> tuple[int, ...] | None:
+        if "input-shape" not in self.options:
+            return None
+        try:
+            return parse_input_shape(self.options["input-shape"])
+        except OptionError as exc:
+            errors.append(exc)
+            return None
 
     def _depth(self, errors: list[ParamcountError]) -> int | None:
         if "depth" not in self.options:
@@ -126,7 +140,9 @@ class ParamcountDirective(SphinxDirective):
                     location,
                     "option",
                     f"{target}: :expect: names row {name!r}, which the model does not have",
-                    hint=f"did you mean {', '.join(map(repr, close))}?" if close else f"rows are {', '.join(map(repr, list(row_counts)[:8]))}",
+                    hint=f"did you mean {', '.join(map(repr, close))}?"
+                    if close
+                    else f"rows are {', '.join(map(repr, list(row_counts)[:8]))}",
                 )
                 continue
             actual[f"row {name!r}"] = row_counts[name]

@@ -12,7 +12,7 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..count import latex_sum
-from ..render import plain, type_cell
+from ..render import counted, params_cell, plain, size_text, type_cell
 from ..report import Report, Row
 
 COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
@@ -34,15 +34,17 @@ def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.ent
 
 
 def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes.table:
+    shapes = any(r.output_shape for r in rows)
+    columns = [*COLUMNS, *(["Output shape"] if shapes else []), "Share"]
     tbl = nodes.table(classes=["paramcount-table"])
     if caption:
         tbl += nodes.title(caption, caption)
-    group = nodes.tgroup(cols=len(COLUMNS))
+    group = nodes.tgroup(cols=len(columns))
     tbl += group
-    for width in (14, 22, 22, 30, 12):
+    for width in (14, 22, 22, 30, 12, *([12] if shapes else []), 8):
         group += nodes.colspec(colwidth=width)
     head = nodes.thead()
-    head += nodes.row("", *(_entry(nodes.Text(c)) for c in COLUMNS))
+    head += nodes.row("", *(_entry(nodes.Text(c)) for c in columns))
     group += head
     body = nodes.tbody()
     for r in rows:
@@ -50,30 +52,47 @@ def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes
         label: list[nodes.Node] = [nodes.Text(type_cell(r))]
         if r.note:
             label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
-        body += nodes.row(
-            "",
+        cells = [
             _entry(name),
             _entry(*label),
             _entry(math(r.formula)),
             _entry(math(r.derivation)),
-            _entry(nodes.Text(fmt(r.params, sep)), classes=["paramcount-count"]),
-        )
-    total_sum = latex_sum([r.params for r in rows]).replace("{,}", "{" + sep + "}" if sep else "")
+            _entry(nodes.Text(params_cell(r, sep)), classes=["paramcount-count"]),
+        ]
+        if shapes:
+            cells.append(_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text("")))
+        cells.append(_share(r.params, report.total, r.detail))
+        body += nodes.row("", *cells, classes=["paramcount-detail"] if r.detail else [])
+    total_sum = latex_sum([r.params for r in counted(rows)])
+    total = fmt(report.total, sep)
     body += nodes.row(
         "",
         _entry(nodes.strong("Total", "Total")),
         _entry(),
         _entry(),
         _entry(math(total_sum)),
-        _entry(nodes.strong(fmt(report.total, sep), fmt(report.total, sep)), classes=["paramcount-count"]),
+        _entry(nodes.strong(total, total), classes=["paramcount-count"]),
+        *([_entry()] if shapes else []),
+        _share(report.total, report.total, False),
+        classes=["paramcount-total"],
     )
     group += body
     return tbl
 
 
+def _share(part: int, whole: int, detail: bool) -> nodes.entry:
+    """Percent of the total; the HTML draws a bar from the ``--share`` value (CSS only)."""
+    pct = 100 * part / whole if whole else 0.0
+    text = f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else "<0.1%"
+    if detail:
+        text = f"({text})"
+    entry = _entry(nodes.Text(text), classes=["paramcount-share"])
+    return entry
+
+
 def summary(report: Report, sep: str) -> list[nodes.Node]:
     """Trainable, frozen and buffer lines, shown where they are non-zero."""
-    parts = []
+    parts = [f"Size: {size_text(report.bytes_by_dtype)}."] if report.bytes_by_dtype else []
     if report.frozen:
         parts.append(f"Trainable: {fmt(report.trainable, sep)}. Frozen: {fmt(report.frozen, sep)}.")
     if report.buffers:
@@ -103,8 +122,8 @@ def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
         items += item
     final = nodes.paragraph()
     final += nodes.Text("Total parameters: ")
-    if len(rows) > 1:
-        final += math(f"{latex_sum([r.params for r in rows])} = {_latex_n(report.total, sep)}")
+    if len(counted(rows)) > 1:
+        final += math(f"{latex_sum([r.params for r in counted(rows)])} = {_latex_n(report.total, sep)}")
     else:
         final += nodes.strong(fmt(report.total, sep), fmt(report.total, sep))
     return [items, final]

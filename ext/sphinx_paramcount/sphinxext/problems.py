@@ -60,8 +60,13 @@ def report_problem(
     log(text, type=WARNING_TYPE, subtype=subtype, location=location)
     docname, lineno = _doc_and_line(env, location)
     _store(env).setdefault(docname, []).append(
-        Problem(docname, f"{env.doc2path(docname)}:{lineno}" if lineno else str(env.doc2path(docname)),
-                subtype, message, fails)
+        Problem(
+            docname,
+            f"{env.doc2path(docname)}:{lineno}" if lineno else str(env.doc2path(docname)),
+            subtype,
+            message,
+            fails,
+        )
     )
 
 
@@ -110,8 +115,12 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
     for p in problems:
         if p.docname not in read:
             log = logger.error if p.fails else logger.warning
-            log(f"paramcount: {p.message} (from an earlier build of this page)", type=WARNING_TYPE,
-                subtype=p.subtype, location=p.location)
+            log(
+                f"paramcount: {p.message} (from an earlier build of this page)",
+                type=WARNING_TYPE,
+                subtype=p.subtype,
+                location=p.location,
+            )
     lines = [f"paramcount: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the docs:"]
     lines += [f"  {p.location}: [{p.subtype}] {p.message}" for p in problems]
     if any(p.subtype == "mismatch" for p in problems):

@@ -1,0 +1,85 @@
+"""One forward pass on meta tensors: materialises lazy modules, records output shapes.
+
+Meta tensors carry shapes but no data, so a forward pass of a 70B model
+costs nothing; it is also how ``LazyLinear`` and friends learn their sizes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import InstantiateError, OptionError
+
+_SHAPE = re.compile(r"^\s*\(?\s*\d+(\s*,\s*\d+)*\s*,?\s*\)?\s*$")
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """``1, 3, 32, 32`` (or ``(1, 3, 32, 32)``) -> (1, 3, 32, 32)."""
+    if not isinstance(text, str) or not _SHAPE.match(text) or not text.strip():
+        raise OptionError(
+            f"input shape {text!r} is not a list of whole numbers",
+            hint="write the input tensor's shape, e.g. '1, 3, 32, 32'",
+        )
+    dims = tuple(int(d) for d in re.findall(r"\d+", text))
+    if any(d == 0 for d in dims):
+        raise OptionError(f"input shape {text!r} has a zero dimension", hint="every dimension must be 1 or more")
+    return dims
+
+
+def _shape_of(output: Any) -> str:
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return "(" + ", ".join(str(d) for d in output.shape) + ")"
+    if isinstance(output, (tuple, list)) and output:
+        return _shape_of(output[0])
+    if isinstance(output, dict) and output:
+        return _shape_of(next(iter(output.values())))
+    return ""
+
+
+def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
+    """Run ``model`` on a tensor of ``shape``; return each module's output shape.
+
+    A failure names the innermost module that was running, so the author can
+    see which layer does not accept the shape.
+    """
+    import torch
+
+    names = {id(m): n for n, m in model.named_modules()}
+    shapes: dict[str, str] = {}
+    running: list[str] = []
+    handles = []
+
+    def pre(module: Any, args: Any) -> None:
+        running.append(names.get(id(module), "?"))
+
+    def post(module: Any, args: Any, output: Any) -> None:
+        name = running.pop() if running else names.get(id(module), "?")
+        shapes.setdefault(name, _shape_of(output))
+
+    for m in model.modules():
+        handles.append(m.register_forward_pre_hook(pre))
+        handles.append(m.register_forward_hook(post))
+    # Run where the parameters are: meta for built targets, the instance's device otherwise.
+    real = [p for p in model.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]
+    device = real[0].device if real else torch.device("meta")
+    try:
+        with torch.no_grad():
+            model(torch.zeros(shape, device=device))
+    except Exception as exc:
+        if not running:
+            layer = ""
+        elif running[-1]:
+            layer = f" in layer {running[-1]!r} ({type(dict(model.named_modules())[running[-1]]).__name__})"
+        else:
+            layer = f" in {type(model).__name__}.forward itself"
+        raise InstantiateError(
+            f"the forward pass with input shape {shape} failed{layer}: {type(exc).__name__}: {exc}",
+            hint="check :input-shape: against what the model expects (batch first)",
+        ) from exc
+    finally:
+        for h in handles:
+            h.remove()
+    return shapes
