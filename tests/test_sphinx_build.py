@@ -210,3 +210,82 @@ def test_other_builders_do_not_crash(builder, make_app, rootdir, tmp_path):
     app = make_app(builder, srcdir=srcdir)
     app.build()
     assert app.statuscode == 0
+
+
+@pytest.mark.sphinx("html", testroot="options", freshenv=True)
+def test_options_depth_repeats_input_shape_class_and_user_formulas(app, warning):
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    html = (app.outdir / "index.html").read_text()
+    soup = BeautifulSoup(html, "html.parser")
+    tables = soup.select("table.paramcount-table")
+    # A user's formula registered in conf.py: d_in·r + r·d_out = 64·4 + 4·32 = 384.
+    adapter = {
+        r[0]: r
+        for r in ([c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[0].find_all("tr"))
+    }
+    assert adapter["proj"][4] == "384"
+    assert r"\(64 \times 4 + 4 \times 32\)" in html
+    assert soup.select("div.adapter-table")
+    # :depth: 1 sums the subtree into one row.
+    depth = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[1].find_all("tr")]
+    assert [r[0] for r in depth[1:]] == ["embed_tokens", "layers", "norm", "lm_head", "Total"]
+    assert depth[2][4] == "147,968"
+    # Repeated blocks collapse by default.
+    repeated = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[2].find_all("tr")]
+    assert repeated[2][:2] == ["layers.0–3", "4 × DecoderBlock"]
+    assert repeated[2][4] == "147,968"
+    assert r"\(4 \times 36{,}992\)" in html
+    # :expand-repeats: with the derivation format lists every block.
+    assert "layers.3.down_proj" in html
+    # :input-shape: materialises lazy modules and adds an output-shape column.
+    lazy = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[3].find_all("tr")]
+    assert lazy[0] == ["Layer", "Type", "Formula", "Derivation", "Parameters", "Output shape", "Share"]
+    assert lazy[1][:6] == ["features.0", "Conv2d(3, 8, k=3)", lazy[1][2], lazy[1][3], "224", "(1, 8, 6, 6)"]
+    assert lazy[2][4:6] == ["2,890", "(1, 10)"]
+
+
+@pytest.mark.sphinx("html", testroot="errors", freshenv=True)
+def test_every_bad_input_is_a_located_error_and_the_page_builds(app, warning):
+    app.build()
+    assert app.statuscode == 1
+    text = warning.getvalue()
+    expected = [
+        ("index.rst:4", "paramcount.formula", "no_such_formula"),
+        ("index.rst:6", "paramcount.lazy", "features.0 (LazyConv2d), head (LazyLinear)"),
+        ("index.rst:8", "paramcount.option", ":total: '12a' is not a number"),
+        ("index.rst:8", "paramcount.option", ":depth: '-1' is not a whole number"),
+        ("index.rst:8", "paramcount.option", ":format: 'tabel' is not one of table, derivation, total"),
+        ("index.rst:8", "paramcount.option", "input shape '1, x' is not a list of whole numbers"),
+        ("index.rst:14", "paramcount.option", ":expect: names row 'fc9', which the model does not have"),
+        ("index.rst:17", "paramcount.target", "is a lambda"),
+        ("index.rst:19", "paramcount.instantiate", "missing 1 required positional argument: 'out_features'"),
+    ]
+    lines = text.splitlines()
+    for where, subtype, words in expected:
+        assert any(where in line and subtype in line and words in line for line in lines), (where, words, text)
+    assert "Traceback" not in text
+    assert "After all the errors the page is still here." in (app.outdir / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("paramcount_fail_on_mismatch = 'yes'", "paramcount_fail_on_mismatch must be a bool, not str"),
+        ("paramcount_device = 'cuda'", "paramcount_device must be one of 'meta', 'cpu', not 'cuda'"),
+        ("paramcount_formulas = ['x']", "paramcount_formulas must be a dict, not list"),
+        ("paramcount_thousands_sep = 3", "paramcount_thousands_sep must be a str, not int"),
+        ("paramcount_collapse_repeats = 1", "paramcount_collapse_repeats must be a bool, not int"),
+    ],
+)
+def test_wrong_config_types_are_config_errors(override, words, tmp_path):
+    srcdir = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-basic", srcdir)
+    with (srcdir / "conf.py").open("a") as conf:
+        conf.write(override + "\n")
+    result = _sphinx_build(srcdir, tmp_path / "out")
+    assert result.returncode == 1
+    assert f"conf.py:7: ERROR: paramcount: {words}" in result.stderr
+    # The build went on with the default: the page is there.
+    assert (tmp_path / "out" / "index.html").exists()
+    assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from .api import explain
+from .formulas.registry import REGISTRY
 from .report import Report
 
 
@@ -24,7 +25,7 @@ class _Entry:
     mtimes: dict[str, float]
 
 
-_entries: dict[tuple[str, str, tuple[int, ...] | None], _Entry] = {}
+_entries: dict[tuple[str, str, tuple[int, ...] | None, int], _Entry] = {}
 stats = {"builds": 0, "hits": 0}
 
 
@@ -39,7 +40,7 @@ def _mtimes(paths: list[str]) -> dict[str, float]:
 
 
 def cached_explain(target: str, device: str = "meta", input_shape: tuple[int, ...] | None = None) -> Report:
-    key = (" ".join(target.split()), device, input_shape)
+    key = (" ".join(target.split()), device, input_shape, REGISTRY.version)
     entry = _entries.get(key)
     if entry is not None:
         changed = [p for p, t in _mtimes(list(entry.mtimes)).items() if entry.mtimes[p] != t]

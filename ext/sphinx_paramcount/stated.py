@@ -17,6 +17,7 @@ UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 
 _EXACT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)$")
 _ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.(?P<decimals>\d+))?)\s?(?P<unit>[KkMBGT])$")
+_ROUNDED_UNIT = re.compile(r"^[KkMBGT]$")
 
 _MAX_LENGTH = 200
 
@@ -88,8 +89,9 @@ def parse_stated(text: str, *, what: str = "stated count") -> StatedCount:
         reason = ": a count cannot be negative"
     elif re.match(r"^\d+(\.\d+)?[eE][+-]?\d+$", s):
         reason = ": scientific notation is not accepted"
-    elif re.match(r"^[\d.,_]+\s?[A-Za-z]+$", s):
-        reason = f": unknown unit {re.sub(r'^[0-9.,_ ]+', '', s)!r} (use K, M, B or G, T)"
+    elif (unit := re.match(r"^[\d.,_]+\s?([A-Za-z]+)$", s)) and not _ROUNDED_UNIT.match(unit.group(1)):
+        # Only for letters that are no unit: in "1,00K" or ".5K" the number is what is wrong.
+        reason = f": unknown unit {unit.group(1)!r} (use K, M, B or G, T)"
     raise OptionError(f"{what} {s!r} is not a number{reason}", hint=FORMS_HINT)
 
 
@@ -102,7 +104,8 @@ def parse_expect(text: str) -> list[tuple[str, StatedCount]]:
     s = (text or "").strip()
     if not s:
         raise OptionError(":expect: is empty", hint="write row=count pairs, e.g. 'conv1=448, fc1=131104'")
-    entries = re.split(r",\s*(?=[A-Za-z_][\w.\-]*\s*=)", s)
+    # A name may start with a digit: the rows of an nn.Sequential are "0", "1", ...
+    entries = re.split(r",\s*(?=\w[\w.\-]*\s*=)", s)
     out: list[tuple[str, StatedCount]] = []
     seen: set[str] = set()
     for entry in entries:

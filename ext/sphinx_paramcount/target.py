@@ -74,13 +74,19 @@ def parse_target(text: str) -> Ref | Call:
             raise TargetError(f"target {text.strip()!r} names no attribute after ':'")
     try:
         tree = ast.parse(source, mode="eval")
+        node = _convert(tree.body, source, module=module, top=True)
     except SyntaxError as exc:
         col = (exc.offset or 1) + (match.start(2) if match else 0)
         raise TargetError(
             f"target {text.strip()!r} is not valid syntax at column {col}: {exc.msg}",
             hint="write a dotted name or a call with literal arguments",
         ) from None
-    node = _convert(tree.body, source, module=module, top=True)
+    except (RecursionError, MemoryError):
+        # The parser and _convert recurse per level: "f(-----...1)" must not crash the build.
+        raise TargetError(
+            f"target {text.strip()[:40]!r}... is nested too deeply",
+            hint="write a dotted name or a call with literal arguments",
+        ) from None
     if not isinstance(node, (Ref, Call)):
         raise TargetError(
             f"target {text.strip()!r} is a literal, not a model",
@@ -125,6 +131,9 @@ def _convert(node: ast.expr, source: str, *, module: str | None = None, top: boo
         for kw in node.keywords:
             if kw.arg is None:
                 raise TargetError(f"{_segment(node, source)!r}: '**' arguments are not allowed")
+            if any(name == kw.arg for name, _ in kwargs):
+                # ast accepts this (compile() would not); the last value must not win silently.
+                raise TargetError(f"{_segment(node, source)!r}: keyword argument {kw.arg!r} is repeated")
             kwargs.append((kw.arg, _convert(kw.value, source)))
         return Call(func, args, tuple(kwargs))
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bytes, type(...))):

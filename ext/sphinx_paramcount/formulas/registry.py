@@ -60,6 +60,8 @@ def _normalise_key(key: type | str) -> str:
 class FormulaRegistry:
     def __init__(self) -> None:
         self._by_key: dict[str, Formula] = {}
+        # Bumped on every change, so caches of counts made with older formulas expire.
+        self.version = 0
 
     def register(
         self,
@@ -94,6 +96,7 @@ class FormulaRegistry:
             k = _normalise_key(key)
             if replace or k not in self._by_key:
                 self._by_key[k] = formula
+                self.version += 1
 
     def lookup(self, cls: type) -> tuple[Formula, bool] | None:
         """The formula for ``cls`` and whether it was registered for ``cls`` itself."""

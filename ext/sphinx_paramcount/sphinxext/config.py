@@ -6,12 +6,15 @@ any page is read.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from sphinx.errors import ConfigError
+from sphinx.util import logging
 
 from ..build import DEVICES
 from ..formulas.registry import REGISTRY, load_formula_spec
+
+logger = logging.getLogger("sphinx_paramcount")
 
 CONFIG_VALUES: dict[str, tuple[Any, type | tuple[type, ...]]] = {
     "paramcount_fail_on_mismatch": (True, bool),
@@ -32,26 +35,55 @@ def setup_config(app: Any) -> None:
 
 
 def check_config(app: Any, config: Any) -> None:
-    for name, (_, types) in CONFIG_VALUES.items():
+    """Report each bad value (located at conf.py), use the default, fail at the end.
+
+    Not a ``ConfigError``: Sphinx prints those with a traceback, and one bad
+    value should not hide the others.
+    """
+    errors: list[str] = []
+    for name, (default, types) in CONFIG_VALUES.items():
         value = getattr(config, name)
         if not isinstance(value, types) or (types is not bool and isinstance(value, bool)):
             expected = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"{name} must be a {expected}, not {type(value).__name__} ({value!r})")
+            errors.append(f"{name} must be a {expected}, not {type(value).__name__} ({value!r})")
+            setattr(config, name, default)
     if config.paramcount_device not in DEVICES:
-        raise ConfigError(
+        errors.append(
             f"paramcount_device must be one of {', '.join(map(repr, DEVICES))}, not {config.paramcount_device!r}"
         )
+        config.paramcount_device = "meta"
     if len(config.paramcount_thousands_sep) > 1:
-        raise ConfigError(
+        errors.append(
             f"paramcount_thousands_sep must be one character or empty, not {config.paramcount_thousands_sep!r}"
         )
+        config.paramcount_thousands_sep = ","
     for layer, spec in config.paramcount_formulas.items():
         if not isinstance(layer, str) or not isinstance(spec, str) and not callable(spec):
-            raise ConfigError(
+            errors.append(
                 "paramcount_formulas maps a layer class path to a formula function or its path, "
                 f"e.g. {{'mypkg.layers.LowRank': 'mypkg.formulas:low_rank'}}; got {layer!r}: {spec!r}"
             )
+            continue
         REGISTRY.add(layer, build=spec if callable(spec) else _LazyFormula(spec))
+    for message in errors:
+        name = message.split()[0]
+        logger.error(f"paramcount: {message}", type="paramcount", subtype="config", location=_conf_line(app, name))
+    app.paramcount_config_errors = errors
+
+
+def _conf_line(app: Any, name: str) -> str | None:
+    """``/path/conf.py:12``: where conf.py sets ``name`` (or line 1 of conf.py)."""
+    if not app.confdir:
+        return None
+    path = os.path.join(app.confdir, "conf.py")
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if line.lstrip().startswith(name):
+                    return f"{path}:{lineno}"
+    except OSError:
+        pass
+    return f"{path}:1"
 
 
 class _LazyFormula:

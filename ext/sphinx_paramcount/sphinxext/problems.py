@@ -106,6 +106,8 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
     if exc is not None:
         return
     problems = [p for docname in sorted(_store(app.env)) for p in _store(app.env)[docname]]
+    if getattr(app, "paramcount_config_errors", None):
+        app.statuscode = 1  # already logged at start-up, located at conf.py
     if not problems:
         return
     failing = [p for p in problems if p.fails]
