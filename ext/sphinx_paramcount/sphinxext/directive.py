@@ -14,8 +14,8 @@ from sphinx.util.docutils import SphinxDirective
 
 from ..errors import OptionError, ParamcountError
 from ..report import Report
-from ..stated import StatedCount, check_stated, parse_expect, parse_stated
 from ..shapes import parse_input_shape
+from ..stated import StatedCount, check_stated, parse_expect, parse_stated
 from ..views import collapse_repeats, rows_at_depth
 from . import nodes as pc_nodes
 from .models import report_for
