@@ -39,6 +39,10 @@ def test_rst_table_has_the_seed_numbers(app, warning):
     assert body["Total"][4] == "131,618"
     assert [body[n][5] for n in ("conv1", "fc1", "fc2", "Total")] == ["0.3%", "99.6%", "<0.1%", "100.0%"]
     assert "Size: 526.47 KB (float32)." in html
+    # The share bar is CSS only: a span whose length comes from a custom property.
+    assert 'class="paramcount-bar" style="--paramcount-share: 99.6%"' in html
+    assert (app.outdir / "_static" / "paramcount.css").exists()
+    assert "<script" not in html.split("paramcount-table")[1].split("</table>")[0]
     # Formulas are math for MathJax, not text.
     assert r"\(16 \times 3 \times 3 \times 3 + 16\)" in html
     assert r"\(4096 \times 32 + 32\)" in html

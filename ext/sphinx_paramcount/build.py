@@ -177,13 +177,19 @@ def _parameters_on_meta() -> Iterator[None]:
     from torch import nn
 
     original = nn.Module.register_parameter
+    # One meta copy per real parameter: a parameter object registered on two
+    # modules (a tie) must stay one tensor, or it would be counted twice.
+    # The originals are kept alive here so that their ids are not reused.
+    copies: dict[int, tuple[Any, Any]] = {}
 
     def register_parameter(self: nn.Module, name: str, param: Any) -> None:
         original(self, name, param)
         lazy = isinstance(param, nn.parameter.UninitializedParameter)
         if param is not None and not lazy and param.device.type != "meta":
-            kwargs = {"requires_grad": param.requires_grad}
-            self._parameters[name] = type(param)(param.to(torch.device("meta")), **kwargs)
+            if id(param) not in copies:
+                kwargs = {"requires_grad": param.requires_grad}
+                copies[id(param)] = (param, type(param)(param.to(torch.device("meta")), **kwargs))
+            self._parameters[name] = copies[id(param)][1]
 
     nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
     try:

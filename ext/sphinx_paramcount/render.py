@@ -12,11 +12,12 @@ import re
 from .report import Report, Row
 
 _LATEX_TEXT = [
-    (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"\1/\2"),
     (re.compile(r"\\sum_\{i=1\}\^\{(\d+)\} n_i"), r"Σ of \1 rows"),
     (re.compile(r"\|\\mathtt\{([^{}]*)\}\|"), r"|\1|"),
     (re.compile(r"\\mathrm\{([^{}]*)\}"), r"\1"),
     (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
+    # After subscripts: \frac{C_{in}}{g} has braces inside until then.
+    (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"\1/\2"),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\cdot"), "·"),
     (re.compile(r"\\times"), "×"),

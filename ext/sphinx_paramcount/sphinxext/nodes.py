@@ -6,6 +6,7 @@ Formulas are real ``math`` nodes, so HTML loads MathJax and LaTeX gets
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from docutils import nodes
@@ -86,8 +87,23 @@ def _share(part: int, whole: int, detail: bool) -> nodes.entry:
     text = f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else "<0.1%"
     if detail:
         text = f"({text})"
-    entry = _entry(nodes.Text(text), classes=["paramcount-share"])
-    return entry
+    bar = share_bar("", text, share=round(pct, 1))
+    return _entry(bar, classes=["paramcount-share"])
+
+
+class share_bar(nodes.inline):  # noqa: N801 (docutils node classes are lower case)
+    """A percentage; HTML draws it as a bar.  Other builders see a plain inline."""
+
+
+def visit_share_bar_html(self: Any, node: share_bar) -> None:
+    self.body.append(
+        f'<span class="paramcount-bar" style="--paramcount-share: {node["share"]}%" aria-hidden="true"></span>'
+    )
+    self.visit_inline(node)
+
+
+def depart_share_bar_html(self: Any, node: share_bar) -> None:
+    self.depart_inline(node)
 
 
 def summary(report: Report, sep: str) -> list[nodes.Node]:
@@ -155,5 +171,15 @@ class PlainMath(SphinxPostTransform):
                 node.replace_self(nodes.inline(text, text, classes=node["classes"]))
 
 
+def _add_static(app: Any) -> None:
+    static = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
+    if hasattr(app.config, "html_static_path"):
+        app.config.html_static_path.append(static)
+    app.add_css_file("paramcount.css")
+
+
 def setup_nodes(app: Any) -> None:
     app.add_post_transform(PlainMath)
+    # Builders other than HTML render it as a plain inline (Sphinx dispatches by MRO).
+    app.add_node(share_bar, html=(visit_share_bar_html, depart_share_bar_html))
+    app.connect("builder-inited", _add_static)
