@@ -1,0 +1,1 @@
+"""Example models used by the sphinx-paramcount documentation."""
