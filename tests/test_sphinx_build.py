@@ -20,6 +20,8 @@ TYPES_SHOWN = sphinx.version_info >= (8,)
 
 def _typed(subtype: str) -> str:
     return f" [{subtype}]" if TYPES_SHOWN else ""
+
+
 ROOTS = REPO / "tests" / "roots"
 
 

@@ -135,23 +135,31 @@ def _build_with_fallback(factory: Callable[[], Any], label: str, device: str) ->
         if failures:  # say how, and why the faster way did not work
             first_method, first = failures[0]
             notices.append(
-                f"{label}: {METHOD_TEXT[method]}; the {first_method} build raised {type(first).__name__}: {first}"
+                f"{label}: {METHOD_TEXT[method]}; the {first_method} build raised {type(first).__name__}: {_brief(first)}"
             )
-        if printed.getvalue().strip():
-            notices.append(f"{label} printed while being built: {printed.getvalue().strip()[:200]}")
+        lines = [line.strip() for line in printed.getvalue().splitlines() if line.strip()]
+        if lines:  # one line, so that no unlocated text reaches the build log
+            notices.append(f"{label} printed while being built: {'; '.join(lines)[:200]}")
         return Built(module, method, notices)
     last_method, last = failures[-1]
     raise InstantiateError(
-        f"building {label!r} raised {type(last).__name__}: {last}",
+        f"building {label!r} raised {type(last).__name__}: {_brief(last, 300)}",
         hint="check the constructor's arguments in the target",
     ) from last
 
 
+def _brief(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line, cut short: torch's dispatcher errors list every backend over pages."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @contextlib.contextmanager
 def _captured_output() -> Iterator[io.StringIO]:
-    # A constructor's prints and warnings must not garble the build log.
+    # A constructor's prints (to stdout or stderr) and warnings must not garble the build log.
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield buffer
 
@@ -194,5 +202,9 @@ def _parameters_on_meta() -> Iterator[None]:
     nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
     try:
         yield
+        # A constructor may freeze a parameter through its own reference after
+        # registering it (``w.requires_grad_(False)``): the copy must follow.
+        for real, copy in copies.values():
+            copy.requires_grad_(real.requires_grad)
     finally:
         nn.Module.register_parameter = original  # type: ignore[method-assign]

@@ -204,7 +204,7 @@ def resolve_ref(ref: Ref) -> Any:
             if exc.name is not None and (mod_name == exc.name or mod_name.startswith(exc.name + ".")):
                 continue
             raise _import_error(_failed_module(parts[:cut]), ref.text, exc) from exc
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() at import must not end the build silently
             raise _import_error(_failed_module(parts[:cut]), ref.text, exc) from exc
         return _follow(obj, parts[cut:], mod_name, ref.text)
     raise ImportTargetError(
@@ -229,11 +229,17 @@ def _failed_module(parts: tuple[str, ...]) -> str:
 def _import(mod_name: str, text: str) -> Any:
     try:
         return importlib.import_module(mod_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise _import_error(mod_name, text, exc) from exc
 
 
 def _import_error(mod_name: str, text: str, exc: BaseException) -> ImportTargetError:
+    if isinstance(exc, SystemExit):
+        return ImportTargetError(
+            f"importing {mod_name!r} called sys.exit({exc.code!r})",
+            hint="a module that defines a model must not exit when imported; guard script code with "
+            "'if __name__ == \"__main__\":'",
+        )
     if isinstance(exc, ModuleNotFoundError) and exc.name == mod_name:
         return ImportTargetError(
             f"no module named {mod_name!r} (target {text!r})",

@@ -129,6 +129,8 @@ class ParamcountDirective(SphinxDirective):
     ) -> None:
         actual: dict[str, int] = {"total": report.total, "trainable": report.trainable}
         row_counts = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
+        # A repeat row is named "layers.0–79" (en dash); accept the hyphen authors can type.
+        row_counts |= {name.replace("–", "-"): n for name, n in row_counts.items() if "–" in name}
         checks = list(stated)
         for name, count in expect:
             if name not in row_counts:

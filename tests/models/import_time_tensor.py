@@ -1,0 +1,6 @@
+"""Creates a tensor when imported: importing it under the meta device would make it meta."""
+
+import torch
+
+ONES = torch.ones(3)
+WIDTH = 4
