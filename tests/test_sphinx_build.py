@@ -302,3 +302,45 @@ def test_wrong_config_types_are_config_errors(override, words, tmp_path):
     # The build went on with the default: the page is there.
     assert (tmp_path / "out" / "index.html").exists()
     assert "Traceback" not in result.stderr
+
+
+def test_importing_the_extension_does_not_import_torch():
+    code = (
+        "import sys, sphinx_paramcount, sphinx_paramcount.sphinxext, sphinx_paramcount.formulas; "
+        "print('torch' in sys.modules)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO / "ext"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_setup_declares_parallel_safety_and_versions():
+    from sphinx_paramcount.sphinxext import ENV_VERSION
+
+    class FakeApp:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            return lambda *a, **k: self.calls.append(name)
+
+    import sphinx_paramcount
+
+    meta = sphinx_paramcount.setup(FakeApp())
+    assert meta == {
+        "version": sphinx_paramcount.__version__,
+        "env_version": ENV_VERSION,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
+
+
+def test_verbose_build_shows_the_chained_traceback(tmp_path):
+    srcdir = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-errors", srcdir)
+    quiet = _sphinx_build(srcdir, tmp_path / "quiet")
+    assert "Traceback" not in quiet.stderr
+    verbose = _sphinx_build(srcdir, tmp_path / "verbose", "-v")
+    assert verbose.returncode == 1
+    assert "Traceback (most recent call last)" in verbose.stderr
+    assert "TypeError: Linear.__init__() missing 1 required positional argument" in verbose.stderr
