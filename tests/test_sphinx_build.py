@@ -344,3 +344,14 @@ def test_verbose_build_shows_the_chained_traceback(tmp_path):
     assert verbose.returncode == 1
     assert "Traceback (most recent call last)" in verbose.stderr
     assert "TypeError: Linear.__init__() missing 1 required positional argument" in verbose.stderr
+
+
+@pytest.mark.sphinx("latex", testroot="options", freshenv=True)
+def test_latex_long_tables_become_longtable(app, warning):
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    tex = next(Path(app.outdir).glob("*.tex")).read_text()
+    # The expanded 4-block decoder has 39 rows: too long for one page's tabular.
+    assert tex.count(r"\begin{longtable}") >= 1
+    assert r"\(64 \times 4 + 4 \times 32\)" in tex
+    assert "Every block" in tex
