@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="sphinx-paramcount",
         description="Count a PyTorch model's parameters and show the derivation of every count.",
         epilog="TARGET is 'pkg.mod:Name', 'pkg.mod.Name' or a call such as "
-        "'torch.nn.Conv2d(16, 8, kernel_size=3, padding=1)'.",
+        "'torch.nn.Conv2d(16, 8, kernel_size=3, padding=1)'. "
+        "'sphinx-paramcount update PATH... [--write|--check]' updates stated counts in .rst/.md files.",
     )
     p.add_argument("target", help="the model to count")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
@@ -53,6 +54,11 @@ def _depth(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["update"]:
+        from .update import main as update_main
+
+        return update_main(argv[1:])
     args = _parser().parse_args(argv)
     # Like ``python -m``, let targets name modules in the current directory.
     if os.getcwd() not in sys.path and "" not in sys.path:
