@@ -86,8 +86,9 @@ def test_myst_page_renders_and_checks(app, warning):
 def _check_mismatch_messages(text: str) -> None:
     assert (
         "index.rst:8: ERROR: paramcount: stated total 131,586 for tests.models.seed:SimpleNet, "
-        "but the model has 131,618: +32 (+0.02%)" + _typed("paramcount.mismatch")
+        "but the model has 131,618: +32 (+0.02%) (run 'sphinx-paramcount update "
     ) in text
+    assert "index.rst' to see and apply the new numbers)" + _typed("paramcount.mismatch") in text
     assert "index.rst:13: ERROR: paramcount: 'tests.models.seed' has no attribute 'SimpleNt'" in text
     assert "did you mean 'SimpleNet'?" in text
     assert "index.rst:15: ERROR: paramcount: stated total 6.74B" in text

@@ -13,6 +13,7 @@ import difflib
 import importlib
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -73,7 +74,10 @@ def parse_target(text: str) -> Ref | Call:
         if not source:
             raise TargetError(f"target {text.strip()!r} names no attribute after ':'")
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():
+            # "\d" in a string argument: a SyntaxWarning from the parser would be stray text in the build log.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
         node = _convert(tree.body, source, module=module, top=True)
     except SyntaxError as exc:
         col = (exc.offset or 1) + (match.start(2) if match else 0)

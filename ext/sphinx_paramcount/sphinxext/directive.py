@@ -19,7 +19,7 @@ from ..stated import StatedCount, check_stated, parse_expect, parse_stated
 from ..views import collapse_repeats, rows_at_depth
 from . import nodes as pc_nodes
 from .models import report_for
-from .problems import report_problem
+from .problems import report_problem, update_hint
 
 FORMATS = ("table", "derivation", "total")
 
@@ -151,7 +151,7 @@ class ParamcountDirective(SphinxDirective):
             checks.append((f"row {name!r}", count))
         fails = bool(self.config.paramcount_fail_on_mismatch)
         for mismatch in check_stated(target, actual, checks):
-            report_problem(self.env, location, "mismatch", mismatch.message, fails=fails)
+            report_problem(self.env, location, "mismatch", mismatch.message, hint=update_hint(self.env), fails=fails)
 
     def _render(self, report: Report, rows: list[Any], fmt: str) -> list[nodes.Node]:
         sep = self.config.paramcount_thousands_sep

@@ -8,6 +8,7 @@ summarised at the end of every build, which then sets the exit status.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,12 @@ def _store(env: Any) -> dict[str, list[Problem]]:
     if not hasattr(env, "paramcount_problems"):
         env.paramcount_problems = {}
     return env.paramcount_problems  # type: ignore[no-any-return]
+
+
+def update_hint(env: Any) -> str:
+    """The command that rewrites this page's stale numbers."""
+    path = os.path.relpath(env.doc2path(env.docname), os.getcwd())
+    return f"run 'sphinx-paramcount update {path}' to see and apply the new numbers"
 
 
 def is_suppressed(config: Any, subtype: str) -> bool:
@@ -126,7 +133,10 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
     lines = [f"paramcount: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the docs:"]
     lines += [f"  {p.location}: [{p.subtype}] {p.message}" for p in problems]
     if any(p.subtype == "mismatch" for p in problems):
-        lines.append("  (a mismatch means the model changed: update the stated number, or fix the model)")
+        lines.append(
+            f"  (a mismatch means the model changed: 'sphinx-paramcount update {app.srcdir}' shows the new "
+            "numbers and --write applies them; or fix the model)"
+        )
     logger.info("\n".join(lines))
     if failing:
         app.statuscode = 1

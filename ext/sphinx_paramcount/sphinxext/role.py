@@ -11,7 +11,7 @@ from ..errors import OptionError
 from ..stated import check_stated, parse_stated
 from .models import report_for
 from .nodes import fmt
-from .problems import report_problem
+from .problems import report_problem, update_hint
 
 _EXPLICIT = re.compile(r"^(?P<stated>.+?)\s*<(?P<target>.+)>$", re.DOTALL)
 
@@ -34,7 +34,9 @@ class ParamcountRole(SphinxRole):
         if stated is not None:
             fails = bool(self.config.paramcount_fail_on_mismatch)
             for mismatch in check_stated(target, {"total": report.total}, [("total", stated)]):
-                report_problem(self.env, location, "mismatch", mismatch.message, fails=fails)
+                report_problem(
+                    self.env, location, "mismatch", mismatch.message, hint=update_hint(self.env), fails=fails
+                )
             text = match.group("stated").strip() if match else ""
         else:
             text = fmt(report.total, self.config.paramcount_thousands_sep)
