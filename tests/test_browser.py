@@ -1,0 +1,161 @@
+"""The rendered docs in a real browser: MathJax typesets every formula, the table fits.
+
+Builds docs/ with a local MathJax 3 (pages here cannot load a CDN), serves it
+on localhost and opens it in headless Chromium.  Needs Debian's chromium and
+chromium-driver, npm's mathjax@3 (``.ci/run`` installs all three) and
+selenium; without them the test is skipped locally and fails in CI.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MATHJAX = Path(os.environ.get("PARAMCOUNT_MATHJAX_DIR", REPO / ".ci" / "npm" / "node_modules" / "mathjax" / "es5"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+PAGES = ["index.html", "getting-started.html", "getting-started-myst.html", "gallery.html", "reference.html"]
+
+
+def _require() -> None:
+    missing = [str(p) for p in (MATHJAX / "tex-mml-chtml.js", Path(CHROMIUM), Path(CHROMEDRIVER)) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("selenium")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test needs {', '.join(missing)} (installed by .ci/run)")
+        pytest.skip(f"browser test needs {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    _require()
+    src = tmp_path_factory.mktemp("docs")
+    shutil.copytree(REPO / "docs", src, dirs_exist_ok=True, ignore=shutil.ignore_patterns("_build"))
+    with (src / "conf.py").open("a") as conf:
+        # A local MathJax: its es5 bundle goes into _static with the fonts it loads.
+        conf.write(f"\nhtml_static_path = [{str(MATHJAX)!r}]\nmathjax_path = 'tex-mml-chtml.js'\n")
+    out = tmp_path_factory.mktemp("html")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    build = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(src), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _typeset(driver, url: str) -> dict:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script(
+            "return !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"
+            " && document.readyState === 'complete'"
+        )
+    )
+    driver.execute_async_script("const done = arguments[0]; MathJax.startup.promise.then(() => done(true));")
+    return driver.execute_script(
+        """
+        const cells = [...document.querySelectorAll('table.paramcount-table .math')];
+        return {
+          formulas: cells.length,
+          typeset: cells.filter(c => c.querySelector('mjx-container')).length,
+          errors: document.querySelectorAll('mjx-merror').length,
+          raw: cells.filter(c => c.textContent.includes('\\\\(')).length,
+        };
+        """
+    )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_formula_cell_is_typeset_without_errors(site, browser, page):
+    result = _typeset(browser, f"{site}/{page}")
+    if page in ("index.html", "getting-started.html", "getting-started-myst.html"):
+        assert result["formulas"] >= 7  # SimpleNet: 3 rows x 2 formulas + the total's sum
+    assert result["typeset"] == result["formulas"], result
+    assert result["errors"] == 0
+    assert result["raw"] == 0
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_table_fits_or_scrolls_on_a_phone_and_themes_apply(site, browser, scheme, tmp_path):
+    browser.set_window_size(390, 844)
+    _typeset(browser, f"{site}/getting-started.html")
+    browser.execute_script(f"document.body.dataset.theme = '{scheme}';")
+    layout = browser.execute_script(
+        """
+        const table = document.querySelector('table.paramcount-table');
+        let box = table;  // the nearest ancestor that scrolls horizontally, if any
+        while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
+        const bar = document.querySelector('.paramcount-bar');
+        return {
+          viewport: window.innerWidth,
+          page: document.documentElement.scrollWidth,
+          table: table.getBoundingClientRect().width,
+          scroller: box ? box.clientWidth : null,
+          barWidth: bar.getBoundingClientRect().width,
+          bg: getComputedStyle(document.body).backgroundColor,
+          ink: getComputedStyle(table).color,
+        };
+        """
+    )
+    browser.execute_script(
+        "document.querySelector('table.paramcount-table').scrollIntoView({behavior: 'instant', block: 'start'});"
+    )
+    out = Path(os.environ.get("PARAMCOUNT_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(out / f"getting-started-390px-{scheme}.png"))
+    # The page itself never scrolls sideways: the table fits, or scrolls in its own box.
+    assert layout["page"] <= layout["viewport"], layout
+    assert layout["table"] <= layout["viewport"] or (layout["scroller"] and layout["scroller"] <= layout["viewport"])
+    assert layout["barWidth"] > 0
+    # furo's dark mode reaches our table: its text turns light.
+    r, g, b = (int(v) for v in layout["ink"][layout["ink"].index("(") + 1 : -1].split(",")[:3])
+    assert (scheme == "dark") == ((r + g + b) / 3 > 128), layout
