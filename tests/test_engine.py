@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import sys
@@ -19,26 +18,10 @@ from sphinx_paramcount.count import count_model
 from sphinx_paramcount.errors import ImportTargetError, LazyError, TargetError
 from sphinx_paramcount.report import Report
 from sphinx_paramcount.views import collapse_repeats, rows_at_depth
+from tests.arith import latex_value
 
 SEED = "tests.models.seed:SimpleNet"
 ZOO = "tests.models.zoo"
-
-
-def latex_value(latex: str) -> int:
-    """Evaluate a substituted derivation (``16 \\times 3 + 16``): ints, + and * only."""
-    text = latex.replace(r"\times", "*").replace("{,}", "")
-    tree = ast.parse(text, mode="eval")
-
-    def value(node: ast.AST) -> int:
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            return node.value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return value(node.left) + value(node.right)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-            return value(node.left) * value(node.right)
-        raise AssertionError(f"not plain arithmetic: {ast.dump(node)} in {latex!r}")
-
-    return value(tree.body)
 
 
 def check_invariants(report: Report, model: torch.nn.Module) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -18,26 +17,10 @@ from sphinx_paramcount.formulas import Const, Expr, FormulaRegistry, Sym, Tensor
 from sphinx_paramcount.formulas.expr import latex_int, legend
 from sphinx_paramcount.formulas.registry import load_formula_spec
 from sphinx_paramcount.render import plain
+from tests.arith import latex_value
 from tests.models import zoo
 
 SETTINGS = settings(max_examples=25, deadline=None)
-
-
-def latex_value(latex: str) -> int:
-    """Evaluate substituted LaTeX (``4 \\times (3 + 2)``): ints, +, * and parentheses only."""
-    text = latex.replace(r"\times", "*").replace("{,}", "")
-    tree = ast.parse(text, mode="eval")
-
-    def value(node: ast.AST) -> int:
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            return node.value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return value(node.left) + value(node.right)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-            return value(node.left) * value(node.right)
-        raise AssertionError(f"not plain arithmetic: {ast.dump(node)} in {latex!r}")
-
-    return value(tree.body)
 
 
 def on_meta(factory: Callable[[], nn.Module]) -> nn.Module:
