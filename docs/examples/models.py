@@ -38,9 +38,7 @@ class TinyTransformer(nn.Module):
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos_emb = nn.Embedding(context, d_model)
         self.pos_emb.weight.requires_grad_(False)
-        self.block = nn.TransformerEncoderLayer(
-            d_model, heads, dim_feedforward=d_ff, batch_first=True, norm_first=True
-        )
+        self.block = nn.TransformerEncoderLayer(d_model, heads, dim_feedforward=d_ff, batch_first=True, norm_first=True)
         self.norm = nn.LayerNorm(d_model)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight

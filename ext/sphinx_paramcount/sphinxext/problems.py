@@ -9,6 +9,7 @@ summarised at the end of every build, which then sets the exit status.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,9 +79,16 @@ def report_problem(
 
 
 def _verbosity(env: Any) -> int:
-    # Sphinx 9 keeps it on the config; older versions on the app.
+    """How much the user asked to see: -v levels, or -T (full tracebacks) as one."""
+    # Sphinx 9 keeps verbosity on the config; older versions on the app.
     value = getattr(env.config, "verbosity", None)
-    return int(value) if isinstance(value, int) else int(env.app.verbosity)
+    level = int(value) if isinstance(value, int) else int(env.app.verbosity)
+    # Sphinx gives extensions no handle on -T; read it from sphinx-build's own arguments.
+    if any(
+        a == "--show-traceback" or (a.startswith("-") and not a.startswith("--") and "T" in a) for a in sys.argv[1:]
+    ):
+        level = max(level, 1)
+    return level
 
 
 def _doc_and_line(env: Any, location: Any) -> tuple[str, int | None]:
