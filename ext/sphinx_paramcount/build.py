@@ -169,7 +169,7 @@ def _strategy(method: str) -> Iterator[None]:
     import torch
 
     if method == "meta":
-        with torch.device("meta"):
+        with torch.device("meta"), _initialisation_skipped():
             yield
     elif method == "meta-params":
         with _parameters_on_meta():
@@ -208,3 +208,27 @@ def _parameters_on_meta() -> Iterator[None]:
             copy.requires_grad_(real.requires_grad)
     finally:
         nn.Module.register_parameter = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def _initialisation_skipped() -> Iterator[None]:
+    """``torch.nn.init`` as no-ops: meta tensors have no values to initialise.
+
+    Initialising a meta tensor still dispatches through torch's reference
+    implementations, whose first use imports ``torch._dynamo`` (about a second
+    and 75 MB); a count never needs the values, so the calls are skipped.
+    """
+    from torch.nn import init
+
+    def keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        return tensor
+
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+    for name in names:
+        setattr(init, name, keep)
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(init, name, fn)

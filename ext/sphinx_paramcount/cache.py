@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from .api import explain
-from .formulas.registry import REGISTRY
+from .formulas.registry import REGISTRY, default_registry
 from .report import Report
 
 
@@ -40,6 +40,7 @@ def _mtimes(paths: list[str]) -> dict[str, float]:
 
 
 def cached_explain(target: str, device: str = "meta", input_shape: tuple[int, ...] | None = None) -> Report:
+    default_registry()  # load the built-ins first: loading them bumps the version the key holds
     key = (" ".join(target.split()), device, input_shape, REGISTRY.version)
     entry = _entries.get(key)
     if entry is not None:

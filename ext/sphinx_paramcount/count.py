@@ -10,6 +10,7 @@ product of the tensor shapes and says why.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -94,12 +95,18 @@ def count_model(
     return report
 
 
+@functools.cache
+def _library_roots() -> frozenset[str]:
+    import sysconfig
+
+    return frozenset(sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib"))
+
+
 def model_sources(model: Any) -> list[str]:
     """Files of the user's own code that define the model's classes."""
     import sys
-    import sysconfig
 
-    library_roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
+    library_roots = _library_roots()
     files = set()
     for cls in {type(m) for m in model.modules()}:
         module = sys.modules.get(cls.__module__)
