@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sphinx.util import logging
@@ -31,3 +32,34 @@ def report_for(
     for notice in report.notices:
         logger.info(f"paramcount: {notice}", location=location)
     return report
+
+
+_DIRECTIVE = re.compile(
+    r"^\s*(?:\.\.\s+paramcount::|(?:`{3,}|:{3,})\{paramcount\})[ \t]*(?P<target>\S.*?)[ \t]*$", re.MULTILINE
+)
+
+
+def prebuild(env: Any, docnames: list[str]) -> None:
+    """Build the models of the pages about to be read, before parallel readers fork.
+
+    Forked readers inherit the parent's cache, so each model is built once
+    instead of once per reader process.  Failures are ignored here: the
+    directive that names the target reports them, located, when it is read.
+    """
+    targets: set[str] = set()
+    for docname in docnames:
+        try:
+            with open(env.doc2path(docname), encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if "paramcount" in text:
+            targets.update(" ".join(m.group("target").split()) for m in _DIRECTIVE.finditer(text))
+    device = env.config.paramcount_device
+    for target in sorted(targets):
+        try:
+            cached_explain(target, device)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            continue  # reported by the directive itself

@@ -114,23 +114,10 @@ def merge_info(app: Any, env: Any, docnames: set[str], other: Any) -> None:
 
 def before_read(app: Any, env: Any, docnames: list[str]) -> None:
     app.paramcount_read = set(docnames)
-    if getattr(app, "parallel", 0) > 1 and _uses_paramcount(env, docnames):
-        # Parallel readers are forked: import torch and load the formulas once
-        # here, or every reader process pays for them again.
-        from ..formulas.registry import default_registry
+    if getattr(app, "parallel", 0) > 1:
+        from .models import prebuild
 
-        default_registry()
-
-
-def _uses_paramcount(env: Any, docnames: list[str]) -> bool:
-    for docname in docnames:
-        try:
-            with open(env.doc2path(docname), encoding="utf-8", errors="replace") as f:
-                if "paramcount" in f.read():
-                    return True
-        except OSError:
-            continue
-    return False
+        prebuild(env, docnames)
 
 
 def build_finished(app: Any, exc: BaseException | None) -> None:
