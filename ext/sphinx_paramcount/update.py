@@ -211,7 +211,7 @@ def _files(paths: Sequence[str]) -> Iterator[Path]:
 
 def _load_conf(paths: Sequence[str]) -> None:
     """Run the nearest conf.py as Sphinx would, for its sys.path and formulas."""
-    from .formulas.registry import REGISTRY, load_formula_spec
+    from .formulas.registry import REGISTRY
 
     seen = set()
     for p in map(Path, paths):
@@ -229,8 +229,7 @@ def _load_conf(paths: Sequence[str]) -> None:
                 finally:
                     os.chdir(cwd)
                 for layer, spec in dict(namespace.get("paramcount_formulas", {}) or {}).items():
-                    fn = spec if callable(spec) else (lambda m, s=spec: load_formula_spec(s)(m))
-                    REGISTRY.add(layer, build=fn)
+                    REGISTRY.add_spec(layer, spec)
                 break
 
 

@@ -98,6 +98,10 @@ class FormulaRegistry:
                 self._by_key[k] = formula
                 self.version += 1
 
+    def add_spec(self, key: type | str, spec: str | FormulaFn) -> None:
+        """Register a formula given as a function or as ``"pkg.mod:function"`` (config values)."""
+        self.add(key, build=spec if callable(spec) else LazyFormula(spec))
+
     def lookup(self, cls: type) -> tuple[Formula, bool] | None:
         """The formula for ``cls`` and whether it was registered for ``cls`` itself."""
         for i, base in enumerate(cls.__mro__):
@@ -158,3 +162,19 @@ def load_formula_spec(spec: str) -> FormulaFn:
     if not callable(obj):
         raise FormulaError(f"formula {spec!r} is not callable")
     return obj  # type: ignore[no-any-return]
+
+
+class LazyFormula:
+    """A formula named by ``"pkg.mod:function"``, imported on first use.
+
+    So a ``conf.py`` can register formulas without importing torch or the
+    model; a missing function raises ``FormulaError`` at the first directive
+    that needs it, located there.
+    """
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.__name__ = spec.rpartition(":")[2] or spec
+
+    def __call__(self, module: Any) -> Expr:
+        return load_formula_spec(self.spec)(module)

@@ -12,7 +12,7 @@ from typing import Any
 from sphinx.util import logging
 
 from ..build import DEVICES
-from ..formulas.registry import REGISTRY, load_formula_spec
+from ..formulas.registry import REGISTRY
 
 logger = logging.getLogger("sphinx_paramcount")
 
@@ -64,7 +64,7 @@ def check_config(app: Any, config: Any) -> None:
                 f"e.g. {{'mypkg.layers.LowRank': 'mypkg.formulas:low_rank'}}; got {layer!r}: {spec!r}"
             )
             continue
-        REGISTRY.add(layer, build=spec if callable(spec) else _LazyFormula(spec))
+        REGISTRY.add_spec(layer, spec)
     for message in errors:
         name = message.split()[0]
         logger.error(f"paramcount: {message}", type="paramcount", subtype="config", location=_conf_line(app, name))
@@ -84,19 +84,3 @@ def _conf_line(app: Any, name: str) -> str | None:
     except OSError:
         pass
     return f"{path}:1"
-
-
-class _LazyFormula:
-    """Imports the formula function on first use, so conf.py does not import torch.
-
-    A missing function raises ``FormulaError``, reported at the directive that
-    needed it.
-    """
-
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
-        self.__name__ = spec.rpartition(":")[2] or spec
-
-    def __call__(self, module: Any) -> Any:
-        fn = load_formula_spec(self.spec)
-        return fn(module)
