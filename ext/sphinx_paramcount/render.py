@@ -34,8 +34,9 @@ def plain(latex: str) -> str:
     return text
 
 
-def fmt(n: int) -> str:
-    return f"{n:,}"
+def fmt(n: int, sep: str = ",") -> str:
+    """A count with its digits grouped by ``sep`` (``paramcount_thousands_sep``)."""
+    return f"{n:,}".replace(",", sep)
 
 
 def counted(rows: list[Row]) -> list[Row]:
@@ -44,7 +45,7 @@ def counted(rows: list[Row]) -> list[Row]:
 
 def params_cell(row: Row, sep: str = ",") -> str:
     """A detail row's count in parentheses: shown, already counted above."""
-    text = f"{row.params:,}".replace(",", sep)
+    text = fmt(row.params, sep)
     return f"({text})" if row.detail else text
 
 

@@ -142,7 +142,7 @@ def actual_counts(site: Site) -> dict[str, int]:
     """The model's numbers under the keys a site states (total, trainable, rows)."""
     from .cache import cached_explain
     from .shapes import parse_input_shape
-    from .views import collapse_repeats, rows_at_depth
+    from .views import collapse_repeats, row_counts, rows_at_depth
 
     shape = parse_input_shape(site.options["input-shape"]) if site.options.get("input-shape") else None
     device = site.options.get("device", "").strip() or "meta"
@@ -151,9 +151,7 @@ def actual_counts(site: Site) -> dict[str, int]:
     rows = rows_at_depth(report, int(depth) if depth.isdigit() else None)
     if "expand-repeats" not in site.options:
         rows = collapse_repeats(report, rows)
-    counts = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
-    counts |= {k.replace("–", "-"): v for k, v in counts.items()}
-    return counts | {"total": report.total, "trainable": report.trainable}
+    return row_counts(report, rows) | {"total": report.total, "trainable": report.trainable}
 
 
 def update_text(text: str, path: str = "") -> tuple[str, list[str], int]:

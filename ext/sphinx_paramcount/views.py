@@ -135,3 +135,13 @@ def _repeat_row(run: list[str], info: ModuleInfo, block: int, trainable: int, de
 def counted(rows: list[Row]) -> list[Row]:
     """The rows that add up to the total (detail rows explain, they do not add)."""
     return [r for r in rows if not r.detail]
+
+
+def row_counts(report: Report, rows: list[Row]) -> dict[str, int]:
+    """Every row name an ``:expect:`` may state, with its count.
+
+    The report's own rows and the shown (collapsed) ones; a repeat row named
+    ``layers.0–79`` (en dash) also answers to the hyphen authors can type.
+    """
+    counts = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
+    return counts | {name.replace("–", "-"): n for name, n in counts.items() if "–" in name}

@@ -6,6 +6,7 @@ is a located ``paramcount.option`` error with our wording, not docutils'.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, ClassVar
 
 from docutils import nodes
@@ -13,10 +14,11 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from ..errors import OptionError, ParamcountError
+from ..render import fmt
 from ..report import Report
 from ..shapes import parse_input_shape
 from ..stated import StatedCount, check_stated, parse_expect, parse_stated
-from ..views import collapse_repeats, rows_at_depth
+from ..views import collapse_repeats, row_counts, rows_at_depth
 from . import nodes as pc_nodes
 from .models import report_for
 from .problems import report_problem, update_hint
@@ -53,7 +55,7 @@ class ParamcountDirective(SphinxDirective):
         errors: list[ParamcountError] = []
         stated = self._stated(errors)
         depth = self._depth(errors)
-        fmt = self._choice("format", FORMATS, "table", errors)
+        form = self._choice("format", FORMATS, "table", errors)
         device = self._choice("device", ("meta", "cpu"), self.config.paramcount_device, errors)
         expect = self._expect(errors)
         input_shape = self._input_shape(errors)
@@ -69,7 +71,7 @@ class ParamcountDirective(SphinxDirective):
         if self.config.paramcount_collapse_repeats and "expand-repeats" not in self.options:
             rows = collapse_repeats(report, rows)
         self._check(report, rows, target, stated, expect, location)
-        return self._render(report, rows, fmt)
+        return self._render(report, rows, form)
 
     # -- options -------------------------------------------------------------------
 
@@ -128,15 +130,11 @@ class ParamcountDirective(SphinxDirective):
         location: tuple[str, int],
     ) -> None:
         actual: dict[str, int] = {"total": report.total, "trainable": report.trainable}
-        row_counts = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
-        # A repeat row is named "layers.0–79" (en dash); accept the hyphen authors can type.
-        row_counts |= {name.replace("–", "-"): n for name, n in row_counts.items() if "–" in name}
+        counts = row_counts(report, rows)
         checks = list(stated)
         for name, count in expect:
-            if name not in row_counts:
-                import difflib
-
-                close = difflib.get_close_matches(name, list(row_counts), n=3)
+            if name not in counts:
+                close = difflib.get_close_matches(name, list(counts), n=3)
                 report_problem(
                     self.env,
                     location,
@@ -144,25 +142,25 @@ class ParamcountDirective(SphinxDirective):
                     f"{target}: :expect: names row {name!r}, which the model does not have",
                     hint=f"did you mean {', '.join(map(repr, close))}?"
                     if close
-                    else f"rows are {', '.join(map(repr, list(row_counts)[:8]))}",
+                    else f"rows are {', '.join(map(repr, list(counts)[:8]))}",
                 )
                 continue
-            actual[f"row {name!r}"] = row_counts[name]
+            actual[f"row {name!r}"] = counts[name]
             checks.append((f"row {name!r}", count))
         fails = bool(self.config.paramcount_fail_on_mismatch)
         for mismatch in check_stated(target, actual, checks):
             report_problem(self.env, location, "mismatch", mismatch.message, hint=update_hint(self.env), fails=fails)
 
-    def _render(self, report: Report, rows: list[Any], fmt: str) -> list[nodes.Node]:
+    def _render(self, report: Report, rows: list[Any], form: str) -> list[nodes.Node]:
         sep = self.config.paramcount_thousands_sep
         classes = ["paramcount", *self.options.get("class", [])]
-        if fmt == "total":
-            text = pc_nodes.fmt(report.total, sep)
+        if form == "total":
+            text = fmt(report.total, sep)
             para = nodes.paragraph(text, text, classes=classes)
             self.add_name(para)
             return [para]
         container = nodes.container(classes=classes)
-        if fmt == "table":
+        if form == "table":
             tbl = pc_nodes.table(report, rows, sep, self.options.get("caption", ""))
             self.add_name(tbl)
             container += tbl

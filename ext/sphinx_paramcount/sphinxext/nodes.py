@@ -13,15 +13,11 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..count import latex_sum
-from ..render import counted, params_cell, plain, size_text, type_cell
+from ..render import counted, fmt, params_cell, plain, size_text, type_cell
 from ..report import Report, Row
 
 COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
 MATH_BUILDER_FORMATS = ("html", "latex")
-
-
-def fmt(n: int, sep: str = ",") -> str:
-    return f"{n:,}".replace(",", sep)
 
 
 def math(latex: str) -> nodes.math:

@@ -8,9 +8,9 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxRole
 
 from ..errors import OptionError
+from ..render import fmt
 from ..stated import check_stated, parse_stated
 from .models import report_for
-from .nodes import fmt
 from .problems import report_problem, update_hint
 
 _EXPLICIT = re.compile(r"^(?P<stated>.+?)\s*<(?P<target>.+)>$", re.DOTALL)
