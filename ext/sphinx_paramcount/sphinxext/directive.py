@@ -20,6 +20,7 @@ from ..shapes import parse_input_shape
 from ..stated import StatedCount, check_stated, parse_expect, parse_stated
 from ..views import collapse_repeats, row_counts, rows_at_depth
 from . import nodes as pc_nodes
+from . import table as pc_table
 from .models import report_for
 from .problems import report_problem, update_hint
 
@@ -161,7 +162,7 @@ class ParamcountDirective(SphinxDirective):
             return [para]
         container = nodes.container(classes=classes)
         if form == "table":
-            tbl = pc_nodes.table(report, rows, sep, self.options.get("caption", ""))
+            tbl = pc_table.table(report, rows, sep, self.options.get("caption", ""))
             self.add_name(tbl)
             container += tbl
         else:

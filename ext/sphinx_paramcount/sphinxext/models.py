@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ from sphinx.util import logging
 
 from ..cache import cached_explain
 from ..errors import ParamcountError
+from ..formulas.registry import default_registry
 from ..report import Report
 from .problems import report_problem
 
@@ -39,24 +41,65 @@ _DIRECTIVE = re.compile(
 )
 
 
-def prebuild(env: Any, docnames: list[str]) -> None:
-    """Build the models of the pages about to be read, before parallel readers fork.
+def prepare(app: Any, env: Any, docnames: list[str]) -> None:
+    """Before the pages are read: load torch and the formulas once, and keep the GC off them.
 
-    Forked readers inherit the parent's cache, so each model is built once
-    instead of once per reader process.  Failures are ignored here: the
-    directive that names the target reports them, located, when it is read.
+    Only when a page about to be read uses the directive or the role: a
+    no-change rebuild, or a site without them, never imports torch.  In a
+    parallel build the models are built here too, before the readers fork:
+    forked readers inherit the parent's cache, so each model is built once
+    instead of once per reader process.
     """
-    targets: set[str] = set()
-    for docname in docnames:
-        try:
-            with open(env.doc2path(docname), encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        if "paramcount" in text:
-            targets.update(" ".join(m.group("target").split()) for m in _DIRECTIVE.finditer(text))
+    texts = [text for text in map(_read, (env.doc2path(d) for d in docnames)) if "paramcount" in text]
+    if not texts:
+        return
+    try:
+        default_registry()
+    except Exception:  # torch missing or broken: each directive reports it, located
+        return
+    if getattr(app, "parallel", 0) > 1:
+        targets = {" ".join(m.group("target").split()) for text in texts for m in _DIRECTIVE.finditer(text)}
+        prebuild(env, sorted(targets))
+    freeze_gc(app)
+
+
+def freeze_gc(app: Any) -> None:
+    """Hide the objects alive now (torch's, Sphinx's) from the cyclic GC until the build ends.
+
+    ``import torch`` leaves a few hundred thousand objects that live as long as
+    the process.  A docs build makes many full collections (docutils nodes are
+    cyclic), and each one scanned all of torch again: on a 200-table site that
+    was a fifth of the build time.  ``build-finished`` unfreezes them
+    (``thaw_gc``), so nothing outlives the build because of this, which
+    matters to test suites and tools that run many builds in one process.
+    """
+    if not getattr(app, "paramcount_gc_frozen", False):
+        gc.freeze()
+        app.paramcount_gc_frozen = True
+
+
+def thaw_gc(app: Any) -> None:
+    if getattr(app, "paramcount_gc_frozen", False):
+        gc.unfreeze()
+        app.paramcount_gc_frozen = False
+
+
+def _read(path: Any) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def prebuild(env: Any, targets: list[str]) -> None:
+    """Build these targets into the cache.
+
+    Failures are ignored here: the directive that names the target reports
+    them, located, when it is read.
+    """
     device = env.config.paramcount_device
-    for target in sorted(targets):
+    for target in targets:
         try:
             cached_explain(target, device)
         except (KeyboardInterrupt, SystemExit):

@@ -114,14 +114,16 @@ def merge_info(app: Any, env: Any, docnames: set[str], other: Any) -> None:
 
 def before_read(app: Any, env: Any, docnames: list[str]) -> None:
     app.paramcount_read = set(docnames)
-    if getattr(app, "parallel", 0) > 1:
-        from .models import prebuild
+    from .models import prepare  # models imports this module
 
-        prebuild(env, docnames)
+    prepare(app, env, docnames)
 
 
 def build_finished(app: Any, exc: BaseException | None) -> None:
     """Summarise every problem of the site and fail the build if any must fail it."""
+    from .models import thaw_gc
+
+    thaw_gc(app)
     if exc is not None:
         return
     problems = [p for docname in sorted(_store(app.env)) for p in _store(app.env)[docname]]

@@ -1,0 +1,245 @@
+"""The derivation table: kept compact in the doctree, expanded when written.
+
+A docutils table of a 60-row model is about 1,000 nodes, and every Sphinx
+transform, the search indexer and the writer walk all of them.  With 200 tables
+in a site that walking costs several times the counting.  So the directive puts
+a real ``nodes.table`` (its ids, classes and caption, so ``:name:``,
+``:numref:`` and numfig work as for any table) holding one ``table_rows``
+node: plain, picklable cell data in place of the tgroup.
+
+The rows become ordinary docutils nodes only where they are written:
+
+- HTML builders (``visit_table_rows_html``) expand them and let the page's own
+  translator write them, so the markup is exactly what Sphinx writes for any
+  table, math renderer included.  The HTML is kept per builder: a table shown
+  on twenty pages is written once.
+- Every other builder (LaTeX, text, man, ...) gets them expanded in place by the
+  ``ExpandTables`` post-transform, before its other post-transforms run.
+
+The table body is therefore not in the HTML search index: it holds numbers and
+LaTeX, not words a reader searches for.  The caption is indexed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+
+from ..count import latex_sum
+from ..render import counted, fmt, params_cell, type_cell
+from ..report import Report, Row
+
+COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
+WIDTHS = (14, 22, 22, 30, 12)
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One row's cells as text and LaTeX: all the expansion needs."""
+
+    kind: str  # "row", "detail" or "total"
+    name: str
+    type: str
+    note: str
+    formula: str
+    derivation: str
+    params: str
+    output_shape: str
+    share: float  # percent, rounded to 0.1 for the bar
+    share_text: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    shapes: bool  # whether the output-shape column is shown
+    rows: tuple[RowSpec, ...]
+
+
+class table_rows(nodes.General, nodes.Element):  # noqa: N801 (docutils node classes are lower case)
+    """Stands for a table's tgroup until it is written; ``spec`` holds the cells."""
+
+
+def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes.table:
+    tbl = nodes.table(classes=["paramcount-table"])
+    if caption:
+        tbl += nodes.title(caption, caption)
+    tbl += table_rows(spec=table_spec(report, rows, sep))
+    return tbl
+
+
+def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
+    specs = [
+        RowSpec(
+            kind="detail" if r.detail else "row",
+            name=r.name or "(root)",
+            type=type_cell(r),
+            note=r.note,
+            formula=r.formula,
+            derivation=r.derivation,
+            params=params_cell(r, sep),
+            output_shape=r.output_shape or "",
+            share=_share(r.params, report.total),
+            share_text=_share_text(r.params, report.total, r.detail),
+        )
+        for r in rows
+    ]
+    specs.append(
+        RowSpec(
+            kind="total",
+            name="Total",
+            type="",
+            note="",
+            formula="",
+            derivation=latex_sum([r.params for r in counted(rows)]),
+            params=fmt(report.total, sep),
+            output_shape="",
+            share=_share(report.total, report.total),
+            share_text=_share_text(report.total, report.total, False),
+        )
+    )
+    return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs))
+
+
+def _share(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def _share_text(part: int, whole: int, detail: bool) -> str:
+    pct = 100 * part / whole if whole else 0.0
+    text = f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else "<0.1%"
+    return f"({text})" if detail else text
+
+
+# -- expansion into docutils nodes -----------------------------------------------------
+
+
+def math(latex: str) -> nodes.math:
+    return nodes.math(latex, latex, classes=["paramcount-math"])
+
+
+def expand(spec: TableSpec) -> nodes.tgroup:
+    columns = [*COLUMNS, *(["Output shape"] if spec.shapes else []), "Share"]
+    group = nodes.tgroup(cols=len(columns))
+    for width in (*WIDTHS, *([12] if spec.shapes else []), 8):
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    head += nodes.row("", *(_entry(nodes.Text(c)) for c in columns))
+    group += head
+    body = nodes.tbody()
+    body.extend(_row(r, spec.shapes) for r in spec.rows)
+    group += body
+    return group
+
+
+def _row(r: RowSpec, shapes: bool) -> nodes.row:
+    share = _entry(share_bar("", r.share_text, share=r.share), classes=["paramcount-share"])
+    if r.kind == "total":
+        return nodes.row(
+            "",
+            _entry(nodes.strong(r.name, r.name)),
+            _entry(),
+            _entry(),
+            _entry(math(r.derivation)),
+            _entry(nodes.strong(r.params, r.params), classes=["paramcount-count"]),
+            *([_entry()] if shapes else []),
+            share,
+            classes=["paramcount-total"],
+        )
+    label: list[nodes.Node] = [nodes.Text(r.type)]
+    if r.note:
+        label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
+    cells = [
+        _entry(nodes.literal(r.name, r.name)),
+        _entry(*label),
+        _entry(math(r.formula)),
+        _entry(math(r.derivation)),
+        _entry(nodes.Text(r.params), classes=["paramcount-count"]),
+    ]
+    if shapes:
+        cells.append(_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text("")))
+    cells.append(share)
+    return nodes.row("", *cells, classes=["paramcount-detail"] if r.kind == "detail" else [])
+
+
+def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
+    para = nodes.paragraph()
+    para.extend(children)
+    return nodes.entry("", para, classes=classes or [])
+
+
+class share_bar(nodes.inline):  # noqa: N801 (docutils node classes are lower case)
+    """A percentage; HTML draws it as a bar.  Other builders see a plain inline."""
+
+
+def visit_share_bar_html(self: Any, node: share_bar) -> None:
+    self.body.append(
+        f'<span class="paramcount-bar" style="--paramcount-share: {node["share"]}%" aria-hidden="true"></span>'
+    )
+    self.visit_inline(node)
+
+
+def depart_share_bar_html(self: Any, node: share_bar) -> None:
+    self.depart_inline(node)
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def visit_table_rows_html(self: Any, node: table_rows) -> None:
+    """Write the rows with the page's own HTML translator, once per distinct table."""
+    table = node.parent
+    key = (node["spec"], tuple(table["classes"]))
+    cache: dict[Any, tuple[str, bool]] = self.builder.__dict__.setdefault("_paramcount_table_html", {})
+    if key not in cache:
+        group = expand(node["spec"])
+        # Attached by its parent link only: the translator looks up at the table
+        # (for its column-width classes), and the doctree itself stays compact.
+        group.parent = table
+        start = len(self.body)
+        group.walkabout(self)
+        cache[key] = ("".join(self.body[start:]), any(True for _ in group.findall(nodes.math)))
+        del self.body[start:]
+    html, has_math = cache[key]
+    self.body.append(html)
+    if has_math:
+        # Sphinx 8+ loads MathJax on pages whose translator saw math; on a cache
+        # hit it saw none, so say so as visit_math would have.
+        self._has_maths_elements = True
+    raise nodes.SkipNode
+
+
+class ExpandTables(SphinxPostTransform):
+    """Non-HTML builders write the rows as ordinary table nodes."""
+
+    default_priority = 1  # before PlainMath and the builders' own post-transforms
+    # Builders whose translator writes the rows itself (``visit_table_rows_html``).
+    compact_formats: tuple[str, ...] = ("html",)
+
+    def run(self, **kwargs: Any) -> None:
+        # Sphinx 9 names the builder class on the env; older versions only on the app.
+        builder = getattr(self.env, "_builder_cls", None) or self.app.builder
+        if builder.format in self.compact_formats:
+            return
+        for node in list(self.document.findall(table_rows)):
+            group = expand(node["spec"])
+            group.source, group.line = node.source, node.line
+            node.replace_self(group)
+
+
+def note_math(app: Any, doctree: nodes.document) -> None:
+    """Sphinx < 8 decides at read time whether a page loads MathJax, from its math nodes."""
+    domain = app.env.domains.get("math")
+    has_equations = domain.data.get("has_equations") if domain is not None else None
+    if isinstance(has_equations, dict) and any(True for _ in doctree.findall(table_rows)):
+        has_equations[app.env.docname] = True
+
+
+def setup_table(app: Any) -> None:
+    app.add_post_transform(ExpandTables)
+    app.add_node(table_rows, html=(visit_table_rows_html, None))
+    # Builders other than HTML render it as a plain inline (Sphinx dispatches by MRO).
+    app.add_node(share_bar, html=(visit_share_bar_html, depart_share_bar_html))
+    app.connect("doctree-read", note_math)
