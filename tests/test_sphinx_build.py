@@ -315,6 +315,42 @@ def test_importing_the_extension_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+PROBE = """
+import sys
+
+def setup(app):
+    def finished(app, exc):
+        from sphinx_paramcount import cache
+        with open(app.confdir + "/probe.log", "a") as f:
+            f.write(f"{'torch' in sys.modules} {cache.stats['builds']}\\n")
+    app.connect("build-finished", finished)
+"""
+
+
+@pytest.mark.parametrize("jobs", [[], ["-j", "2"]])
+def test_builds_that_read_no_directive_page_import_no_torch(tmp_path, jobs):
+    src = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-shared-tables", src)
+    (src / "conf.py").write_text((src / "conf.py").read_text() + PROBE)
+    out, doctrees = tmp_path / "out", ["-d", str(tmp_path / "doctrees")]
+
+    def build() -> str:
+        result = _sphinx_build(src, out, *doctrees, *jobs)
+        assert result.returncode == 0, result.stderr
+        return (src / "probe.log").read_text().splitlines()[-1]
+
+    # Two distinct targets (SimpleNet on both pages, the decoder): two builds, in the main process.
+    assert build() == "True 2"
+    # Nothing changed: nothing read, torch never imported, nothing built.
+    assert build() == "False 0"
+    # Only the page without directives changed: it is read, torch still not imported.
+    (src / "prose.rst").write_text((src / "prose.rst").read_text() + "\nOne more sentence.\n")
+    assert build() == "False 0"
+    # A page with a directive changed: torch is imported and only its models are built.
+    (src / "second.rst").write_text((src / "second.rst").read_text() + "\nOne more sentence.\n")
+    assert build() == "True 1"
+
+
 def test_setup_declares_parallel_safety_and_versions():
     from sphinx_paramcount.sphinxext import ENV_VERSION
 
