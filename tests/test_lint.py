@@ -1,4 +1,4 @@
-"""ruff lint and format, as part of the test run (configuration in pyproject.toml)."""
+"""ruff lint and format, and mypy, as part of the test run (configuration in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -41,4 +41,13 @@ def test_ruff_check() -> None:
 def test_ruff_format() -> None:
     assert RUFF is not None
     proc = subprocess.run([RUFF, "format", "--check", *_paths()], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_on_the_package() -> None:
+    """The package's type hints hold (configuration in pyproject.toml)."""
+    pytest.importorskip("mypy", reason="mypy is not installed (it is in the test extra)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "ext/sphinx_paramcount"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -22,15 +22,15 @@ from .report import Report
 @dataclass
 class _Entry:
     report: Report
-    mtimes: dict[str, float]
+    mtimes: dict[str, int]  # st_mtime_ns; -1 for a file that is gone
 
 
 _entries: dict[tuple[str, str, tuple[int, ...] | None, int], _Entry] = {}
 stats = {"builds": 0, "hits": 0}
 
 
-def _mtimes(paths: list[str]) -> dict[str, float]:
-    out = {}
+def _mtimes(paths: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
     for path in paths:
         try:
             out[path] = os.stat(path).st_mtime_ns

@@ -147,7 +147,7 @@ def _row(name: str, module: Any, tensors: list[Tensor], found: Any, registry: Fo
     own_numel = sum(t.numel for t in tensors)
     fresh = [t for t in tensors if not t.shared_with]
     params = sum(t.numel for t in fresh)
-    common = {
+    common: dict[str, Any] = {
         "name": name,
         "type": type(module).__name__,
         "label": _label(module, found),

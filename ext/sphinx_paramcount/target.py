@@ -131,7 +131,7 @@ def _convert(node: ast.expr, source: str, *, module: str | None = None, top: boo
                 hint="call a class or factory by its dotted path",
             )
         args = tuple(_convert(a, source) for a in node.args)
-        kwargs = []
+        kwargs: list[tuple[str, Any]] = []
         for kw in node.keywords:
             if kw.arg is None:
                 raise TargetError(f"{_segment(node, source)!r}: '**' arguments are not allowed")

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import OptionError, ParamcountError
 from .stated import StatedCount, parse_expect, parse_stated
@@ -217,7 +218,7 @@ def _load_conf(paths: Sequence[str]) -> None:
             conf = d / "conf.py"
             if conf.is_file() and conf not in seen:
                 seen.add(conf)
-                namespace = {"__file__": str(conf), "__name__": "conf"}
+                namespace: dict[str, Any] = {"__file__": str(conf), "__name__": "conf"}
                 cwd = os.getcwd()
                 try:
                     os.chdir(d)
@@ -226,7 +227,8 @@ def _load_conf(paths: Sequence[str]) -> None:
                     print(f"sphinx-paramcount: {conf}: not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
                 finally:
                     os.chdir(cwd)
-                for layer, spec in dict(namespace.get("paramcount_formulas", {}) or {}).items():
+                formulas: dict[str, str] = dict(namespace.get("paramcount_formulas") or {})
+                for layer, spec in formulas.items():
                     REGISTRY.add_spec(layer, spec)
                 break
 

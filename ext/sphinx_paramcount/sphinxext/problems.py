@@ -134,7 +134,7 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
     failing = [p for p in problems if p.fails]
     # Pages not re-read this time logged nothing: repeat their problems, so an
     # unchanged rebuild that fails says why even under -q.
-    read = getattr(app, "paramcount_read", set())
+    read: set[str] = getattr(app, "paramcount_read", set())
     for p in problems:
         if p.docname not in read:
             log = logger.error if p.fails else logger.warning
