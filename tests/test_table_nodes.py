@@ -123,3 +123,36 @@ def test_gc_is_frozen_while_reading_and_thawed_after(make_app, rootdir, tmp_path
     assert app.statuscode == 0
     assert min(seen) > before  # torch's objects are out of the GC's sight while reading
     assert gc.get_freeze_count() == before == 0  # and back in it after the build
+
+
+PATH_RENDERER = """
+from docutils import nodes
+
+def visit_math(self, node):
+    # Like sphinx.ext.imgmath: an image whose path is relative to the page.
+    self.body.append(f'<img class="math" src="{self.builder.imgpath}/math/x.png" alt="{self.encode(node.astext())}"/>')
+    raise nodes.SkipNode
+
+def setup(app):
+    app.add_html_math_renderer("pathmath", (visit_math, None), (visit_math, None))
+
+html_math_renderer = "pathmath"
+"""
+
+
+def test_pages_at_different_depths_do_not_share_relative_paths(make_app, tmp_path):
+    srcdir = tmp_path / "depths"
+    (srcdir / "sub").mkdir(parents=True)
+    conf = (Path(__file__).parent / "roots" / "test-shared-tables" / "conf.py").read_text()
+    (srcdir / "conf.py").write_text(conf + PATH_RENDERER)
+    directive = ".. paramcount:: tests.models.seed:SimpleNet\n   :total: 131,618\n"
+    (srcdir / "index.rst").write_text(f"Top\n===\n\n.. toctree::\n\n   sub/deep\n\n{directive}")
+    (srcdir / "sub" / "deep.rst").write_text(f"Deep\n====\n\n{directive}")
+    app = make_app("html", srcdir=srcdir, freshenv=True)
+    app.build()
+    assert app.statuscode == 0
+    top = TABLE.findall((Path(app.outdir) / "index.html").read_text())[0]
+    deep = TABLE.findall((Path(app.outdir) / "sub" / "deep.html").read_text())[0]
+    assert 'src="_images/math/x.png"' in top and "../_images" not in top
+    assert 'src="../_images/math/x.png"' in deep
+    assert top.count("<img") == deep.count("<img") == 7  # 3 layers x 2 formulas + the total's sum

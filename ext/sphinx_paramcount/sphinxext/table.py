@@ -191,7 +191,9 @@ def depart_share_bar_html(self: Any, node: share_bar) -> None:
 def visit_table_rows_html(self: Any, node: table_rows) -> None:
     """Write the rows with the page's own HTML translator, once per distinct table."""
     table = node.parent
-    key = (node["spec"], tuple(table["classes"]))
+    # The image path is relative to the page (imgmath writes <img> tags), so
+    # pages at different depths do not share their HTML.
+    key = (node["spec"], tuple(table["classes"]), getattr(self.builder, "imgpath", ""))
     cache: dict[Any, tuple[str, bool]] = self.builder.__dict__.setdefault("_paramcount_table_html", {})
     if key not in cache:
         group = expand(node["spec"])
