@@ -18,9 +18,14 @@ from sphinx_paramcount.sphinxext import table
 TABLE = re.compile(r'<table class="[^"]*paramcount-table.*?</table>', re.S)
 
 
-def _build(make_app, rootdir: Path, tmp_path: Path, name: str, builder: str = "html", **kwargs):
+def _build(make_app, rootdir: Path, tmp_path: Path, name: str, builder: str = "html", extra: int = 0, **kwargs):
     srcdir = tmp_path / name
     shutil.copytree(rootdir / "test-shared-tables", srcdir)
+    # Sphinx reads in parallel only when more than five pages are to be read.
+    for i in range(extra):
+        (srcdir / f"extra{i}.rst").write_text(
+            f":orphan:\n\nExtra {i}\n=======\n\n.. paramcount:: tests.models.seed:SimpleNet\n   :total: 131,618\n"
+        )
     app = make_app(builder, srcdir=srcdir, freshenv=True, **kwargs)
     app.build()
     assert app.statuscode == 0
@@ -91,10 +96,13 @@ def test_numref_numbers_the_compact_tables(make_app, rootdir, tmp_path):
 
 
 def test_parallel_html_equals_serial(make_app, rootdir, tmp_path):
-    serial = _build(make_app, rootdir, tmp_path, "serial")
-    parallel = _build(make_app, rootdir, tmp_path, "parallel", parallel=2)
-    for page in ("first", "second"):
+    serial = _build(make_app, rootdir, tmp_path, "serial", extra=4)
+    parallel = _build(make_app, rootdir, tmp_path, "parallel", extra=4, parallel=2)
+    script = re.compile(r"<script[^>]*mathjax", re.I)
+    for page in ("first", "second", "extra0", "extra3"):
         assert _tables(parallel, page) == _tables(serial, page)
+        # Sphinx < 8 decides this from the readers' merged domain data.
+        assert script.search((Path(parallel.outdir) / f"{page}.html").read_text()), page
 
 
 @pytest.mark.parametrize("builder", ["latex", "text", "singlehtml", "epub"])
