@@ -164,3 +164,13 @@ def test_pages_at_different_depths_do_not_share_relative_paths(make_app, tmp_pat
     assert 'src="_images/math/x.png"' in top and "../_images" not in top
     assert 'src="../_images/math/x.png"' in deep
     assert top.count("<img") == deep.count("<img") == 7  # 3 layers x 2 formulas + the total's sum
+
+
+def test_latex_tables_have_our_widths_and_may_break_across_pages(make_app, rootdir, tmp_path):
+    app = _build(make_app, rootdir, tmp_path, "latex-widths", builder="latex")
+    tex = next(Path(app.outdir).glob("*.tex")).read_text()
+    # Three tables, each a longtable with the given widths, not tabulary's guess.
+    assert tex.count(r"\begin{longtable}") == 3
+    assert "tabulary" not in tex
+    widths = r"{\X{14}{100}\X{18}{100}\X{18}{100}\X{23}{100}\X{15}{100}\X{12}{100}}"
+    assert tex.count(widths) == 3, tex[tex.index(r"\begin{longtable}") :][:300]

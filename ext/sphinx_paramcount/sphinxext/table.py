@@ -33,7 +33,9 @@ from ..render import counted, fmt, params_cell, type_cell
 from ..report import Report, Row
 
 COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
-WIDTHS = (14, 22, 22, 30, 12)
+# Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
+WIDTHS = (14, 18, 18, 23, 15)
+SHAPE_WIDTH, SHARE_WIDTH = 12, 12
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def math(latex: str) -> nodes.math:
 def expand(spec: TableSpec) -> nodes.tgroup:
     columns = [*COLUMNS, *(["Output shape"] if spec.shapes else []), "Share"]
     group = nodes.tgroup(cols=len(columns))
-    for width in (*WIDTHS, *([12] if spec.shapes else []), 8):
+    for width in (*WIDTHS, *([SHAPE_WIDTH] if spec.shapes else []), SHARE_WIDTH):
         group += nodes.colspec(colwidth=width)
     head = nodes.thead()
     head += nodes.row("", *(_entry(nodes.Text(c)) for c in columns))
@@ -228,6 +230,12 @@ class ExpandTables(SphinxPostTransform):
         for node in list(self.document.findall(table_rows)):
             group = expand(node["spec"])
             group.source, group.line = node.source, node.line
+            if builder.format == "latex" and isinstance(node.parent, nodes.table):
+                # Our widths, not tabulary's: it squeezes the formula and count
+                # columns until "Parameters" breaks into syllables.  And a
+                # longtable, which may break across pages: a tabular that does
+                # not fit moves whole to the next page and leaves a gap.
+                node.parent["classes"] += ["colwidths-given", "longtable"]
             node.replace_self(group)
 
 
