@@ -217,7 +217,9 @@ def test_text_output_has_readable_formulas(app, warning):
     assert "\\times" not in text
 
 
-@pytest.mark.parametrize("builder", ["dirhtml", "singlehtml", "man", "texinfo", "xml", "epub"])
+@pytest.mark.parametrize(
+    "builder", ["dirhtml", "singlehtml", "man", "texinfo", "xml", "pseudoxml", "epub", "gettext", "dummy"]
+)
 def test_other_builders_do_not_crash(builder, make_app, rootdir, tmp_path):
     srcdir = tmp_path / "src"
     shutil.copytree(rootdir / "test-basic", srcdir)
