@@ -208,6 +208,13 @@ def test_parse_expect_bad_count() -> None:
         ("7B", 7_600_000_000, "8B"),
         ("3.77M", 3_768_320, "3.77M"),
         ("1.50K", 2000, "2.00K"),
+        ("6.74 B", 6_748_000_000, "6.75 B"),
+        # Shrunk below one of the unit: the largest unit it reaches, not "0.00B".
+        ("6.74B", 5_000_000, "5.00M"),
+        ("6.74B", 4_321, "4.32K"),
+        ("2.5T", 7_000_000_000, "7.0B"),
+        ("1.5k", 999, "999"),
+        ("12M", 3_400, "3K"),
     ],
 )
 def test_restate_keeps_style(text: str, actual: int, restated: str) -> None:
@@ -265,11 +272,20 @@ def test_every_exact_form_round_trips(n: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 10**15), st.sampled_from(["K", "M", "B", "T"]), st.integers(0, 3))
 def test_rounded_form_of_a_number_matches_it(n: int, unit: str, decimals: int) -> None:
-    scale = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}[unit]
+    scales = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
     text = parse_stated(f"1{'.' + '0' * decimals if decimals else ''}{unit}").restate(n)
     stated = parse_stated(text)
     assert stated.matches(n)
+    if n < 1000 and n < scales[unit]:
+        assert stated.exact and stated.value == n  # below every unit: the exact count
+        return
+    # The stated unit, or the largest smaller one the count reaches; the same decimals.
     assert stated.decimals == decimals
+    if n >= scales[unit]:
+        assert stated.unit == unit
+    else:
+        assert scales[stated.unit] <= n < scales[stated.unit] * 1000
+    scale = scales[stated.unit]
     # one step of the last decimal away no longer matches
     step = scale // 10**decimals if scale >= 10**decimals else 0
     if step:

@@ -130,3 +130,12 @@ def test_find_sites_locates_each_number():
         ("total", "131.5K", "131.5K"),
         ("total", "131618", "131618"),
     ]
+
+
+def test_a_model_that_shrank_below_the_unit_gets_a_smaller_unit(tmp_path):
+    # The page still says 6.74B, but the target is now SimpleNet (131,618): not "0.00B".
+    page = tmp_path / "page.rst"
+    page.write_text(".. paramcount:: tests.models.seed:SimpleNet\n   :total: 6.74B\n   :expect: fc2=1.5K\n")
+    assert main(["update", str(page), "--write"]) == 0
+    assert page.read_text() == ".. paramcount:: tests.models.seed:SimpleNet\n   :total: 131.62K\n   :expect: fc2=66\n"
+    assert main(["update", str(page), "--check"]) == 0

@@ -8,12 +8,14 @@ holds for 6,738,415,616 and fails for 6,748,000,000.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from .errors import OptionError
 
 UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
+# For each unit, the smaller ones, largest first, in the same family (B or G for billions).
+_SMALLER_UNITS = {"K": [], "M": ["K"], "B": ["M", "K"], "G": ["M", "K"], "T": ["B", "M", "K"]}
 
 _EXACT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)$")
 _ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.(?P<decimals>\d+))?)\s?(?P<unit>[KkMBGT])$")
@@ -55,9 +57,22 @@ class StatedCount:
             return (Decimal(actual) / scale).quantize(quantum, rounding=ROUND_HALF_UP)
 
     def restate(self, actual: int) -> str:
-        """``actual`` written in this count's style: grouping, unit and precision kept."""
+        """``actual`` written in this count's style: grouping, unit and precision kept.
+
+        A rounded count whose model shrank below one of its unit would read
+        ``0.00B``, which says nothing: it moves to the largest unit the count
+        reaches (``5.00M``), with the same decimals, or to the exact count
+        below a thousand.
+        """
         if not self.exact:
-            return f"{self.round(actual)}{self.unit}"
+            space = " " if self.text.strip()[-2:-1].isspace() else ""
+            unit = self.unit
+            if actual < UNITS[unit.upper()]:
+                reached = [u for u in _SMALLER_UNITS[unit.upper()] if actual >= UNITS[u]]
+                if not reached:
+                    return str(actual)
+                unit = "k" if reached[0] == "K" and self.unit.islower() else reached[0]
+            return f"{replace(self, unit=unit).round(actual)}{space}{unit}"
         if "," in self.text:
             return f"{actual:,}"
         if "_" in self.text:
