@@ -319,3 +319,12 @@ def test_rounded_mismatch_message() -> None:
         "stated total 6.73B for llama, but the model has 6,738,415,616 (6.74B at the stated precision): "
         "+8,415,616 (+0.13%)"
     )
+
+
+def test_mismatch_below_the_unit_shows_the_stated_precision_and_update_a_smaller_unit() -> None:
+    stated = parse_stated("6.74 B")
+    (mismatch,) = check_stated("net", {"total": 131_618}, [("total", stated)])
+    assert mismatch.message.startswith(
+        "stated total 6.74 B for net, but the model has 131,618 (0.00 B at the stated precision): "
+    )
+    assert stated.restate(131_618) == "131.62 K"

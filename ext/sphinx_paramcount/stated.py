@@ -46,6 +46,11 @@ class StatedCount:
     def mantissa(self) -> Decimal:
         return Decimal(self.text.strip()[:-1].strip())
 
+    def at_precision(self, actual: int) -> str:
+        """``actual`` in this count's unit and decimals, spaced as the author spaced them."""
+        space = " " if self.text.strip()[-2:-1].isspace() else ""
+        return f"{self.round(actual)}{space}{self.unit}"
+
     def round(self, actual: int) -> Decimal:
         """``actual`` as the author would have written it in this unit and precision."""
         scale = UNITS[self.unit.upper()]
@@ -65,14 +70,13 @@ class StatedCount:
         below a thousand.
         """
         if not self.exact:
-            space = " " if self.text.strip()[-2:-1].isspace() else ""
-            unit = self.unit
-            if actual < UNITS[unit.upper()]:
-                reached = [u for u in _SMALLER_UNITS[unit.upper()] if actual >= UNITS[u]]
-                if not reached:
-                    return str(actual)
-                unit = "k" if reached[0] == "K" and self.unit.islower() else reached[0]
-            return f"{replace(self, unit=unit).round(actual)}{space}{unit}"
+            if actual >= UNITS[self.unit.upper()]:
+                return self.at_precision(actual)
+            reached = [u for u in _SMALLER_UNITS[self.unit.upper()] if actual >= UNITS[u]]
+            if not reached:
+                return str(actual)
+            unit = "k" if reached[0] == "K" and self.unit.islower() else reached[0]
+            return replace(self, unit=unit).at_precision(actual)
         if "," in self.text:
             return f"{actual:,}"
         if "_" in self.text:
@@ -161,7 +165,7 @@ class Mismatch:
     def message(self) -> str:
         real = f"{self.actual:,}"
         if not self.stated.exact:
-            real += f" ({self.stated.restate(self.actual)} at the stated precision)"
+            real += f" ({self.stated.at_precision(self.actual)} at the stated precision)"
         return (
             f"stated {self.what} {self.stated.text} for {self.target}, but the model has {real}: "
             f"{describe_difference(self.stated, self.actual)}"
