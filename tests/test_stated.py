@@ -328,3 +328,17 @@ def test_mismatch_below_the_unit_shows_the_stated_precision_and_update_a_smaller
         "stated total 6.74 B for net, but the model has 131,618 (0.00 B at the stated precision): "
     )
     assert stated.restate(131_618) == "131.62 K"
+
+
+@pytest.mark.parametrize("text", ["١٣١٦١٨", "１３１,６１８", "١٣١.٦K", "131.６K"])
+def test_only_ascii_digits_are_numbers(text: str) -> None:
+    with pytest.raises(OptionError, match="is not a number"):
+        parse_stated(text)
+
+
+def test_input_shape_takes_only_ascii_digits() -> None:
+    from sphinx_paramcount.shapes import parse_input_shape
+
+    assert parse_input_shape("1, 3, 8, 8") == (1, 3, 8, 8)
+    with pytest.raises(OptionError):
+        parse_input_shape("1, ٣, 8, 8")

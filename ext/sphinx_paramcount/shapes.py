@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import InstantiateError, OptionError
 
-_SHAPE = re.compile(r"^\s*\(?\s*\d+(\s*,\s*\d+)*\s*,?\s*\)?\s*$")
+_SHAPE = re.compile(r"^\s*\(?\s*\d+(\s*,\s*\d+)*\s*,?\s*\)?\s*$", re.ASCII)
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
@@ -21,7 +21,7 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
             f"input shape {text!r} is not a list of whole numbers",
             hint="write the input tensor's shape, e.g. '1, 3, 32, 32'",
         )
-    dims = tuple(int(d) for d in re.findall(r"\d+", text))
+    dims = tuple(int(d) for d in re.findall(r"\d+", text, re.ASCII))
     if any(d == 0 for d in dims):
         raise OptionError(f"input shape {text!r} has a zero dimension", hint="every dimension must be 1 or more")
     return dims

@@ -17,8 +17,10 @@ UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 # For each unit, the smaller ones, largest first, in the same family (B or G for billions).
 _SMALLER_UNITS = {"K": [], "M": ["K"], "B": ["M", "K"], "G": ["M", "K"], "T": ["B", "M", "K"]}
 
-_EXACT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)$")
-_ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.(?P<decimals>\d+))?)\s?(?P<unit>[KkMBGT])$")
+# ASCII digits only (re.ASCII): "\d" alone would also take Arabic-Indic or
+# full-width digits, which ``update`` would then rewrite in ASCII.
+_EXACT = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:_\d{3})+|\d+)$", re.ASCII)
+_ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.(?P<decimals>\d+))?)\s?(?P<unit>[KkMBGT])$", re.ASCII)
 _ROUNDED_UNIT = re.compile(r"^[KkMBGT]$")
 
 _MAX_LENGTH = 200
@@ -106,9 +108,9 @@ def parse_stated(text: str, *, what: str = "stated count") -> StatedCount:
     reason = ""
     if s.startswith("-"):
         reason = ": a count cannot be negative"
-    elif re.match(r"^\d+(\.\d+)?[eE][+-]?\d+$", s):
+    elif re.match(r"^\d+(\.\d+)?[eE][+-]?\d+$", s, re.ASCII):
         reason = ": scientific notation is not accepted"
-    elif (unit := re.match(r"^[\d.,_]+\s?([A-Za-z]+)$", s)) and not _ROUNDED_UNIT.match(unit.group(1)):
+    elif (unit := re.match(r"^[\d.,_]+\s?([A-Za-z]+)$", s, re.ASCII)) and not _ROUNDED_UNIT.match(unit.group(1)):
         # Only for letters that are no unit: in "1,00K" or ".5K" the number is what is wrong.
         reason = f": unknown unit {unit.group(1)!r} (use K, M, B or G, T)"
     raise OptionError(f"{what} {s!r} is not a number{reason}", hint=FORMS_HINT)

@@ -149,7 +149,7 @@ def actual_counts(site: Site) -> dict[str, int]:
     device = site.options.get("device", "").strip() or "meta"
     report = cached_explain(site.target, device, shape)
     depth = site.options.get("depth", "").strip()
-    rows = rows_at_depth(report, int(depth) if depth.isdigit() else None)
+    rows = rows_at_depth(report, int(depth) if depth.isascii() and depth.isdigit() else None)
     if "expand-repeats" not in site.options:
         rows = collapse_repeats(report, rows)
     return row_counts(report, rows) | {"total": report.total, "trainable": report.trainable}

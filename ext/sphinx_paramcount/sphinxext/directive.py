@@ -108,7 +108,7 @@ class ParamcountDirective(SphinxDirective):
         if "depth" not in self.options:
             return None
         text = self.options["depth"].strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             errors.append(OptionError(f":depth: {text!r} is not a whole number of 0 or more", hint="e.g. ':depth: 1'"))
             return None
         return int(text)
