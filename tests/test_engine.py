@@ -583,3 +583,17 @@ def test_random_trees_add_up(model: torch.nn.Module, tie: bool, freeze: bool) ->
         assert sum(r.params for r in views.counted(shown)) == report.total
         for row in shown:
             assert latex_value(row.derivation) == row.params
+
+
+def test_quantized_layers_count_zero_and_say_why() -> None:
+    report = explain("tests.models.zoo:float_and_quantized")
+    assert report.total == 4 * 4 + 4  # only the float layer's parameters
+    assert [r.name for r in report.rows] == ["0"]
+    assert report.notices[-1] == (
+        "2 quantized layers (the first: 1, torch.ao.nn.quantized.modules.linear.Linear) keep their weights packed,"
+        " not as parameters, so they count 0; count the float model to document its parameters"
+    )
+    single = explain("torch.ao.nn.quantized.Linear(4, 2)")
+    assert single.total == 0
+    assert single.notices[-1].startswith("the quantized layer (root) (torch.ao.nn.quantized.modules.linear.Linear)")
+    assert not any("quantized" in n for n in explain("tests.models.seed:SimpleNet").notices)

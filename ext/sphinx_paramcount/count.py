@@ -92,7 +92,35 @@ def count_model(
     )
     # The invariant every view relies on; a failure here is our bug, not the user's.
     assert sum(r.params for r in rows) == report.total, "rows do not add up to the total"
+    report.notices.extend(_quantized_notice(model))
     return report
+
+
+# Where PyTorch keeps modules whose weights are packed quantized tensors, not Parameters.
+_QUANTIZED_PACKAGES = ("torch.ao.nn.quantized", "torch.nn.quantized", "torch.ao.nn.intrinsic.quantized")
+
+
+def _quantized_notice(model: Any) -> list[str]:
+    """Say why quantized layers count nothing, rather than show them silently as 0."""
+    quantized: list[tuple[str, str]] = []
+    for name, m in model.named_modules():
+        inside = any(name.startswith(q + ".") or q == "" for q, _ in quantized)  # its packed-params child
+        if not inside and type(m).__module__.startswith(_QUANTIZED_PACKAGES):
+            if not any(True for _ in m.parameters(recurse=False)):
+                quantized.append((name, f"{type(m).__module__}.{type(m).__qualname__}"))
+    if not quantized:
+        return []
+    name, cls = quantized[0]
+    advice = "count the float model to document its parameters"
+    if len(quantized) == 1:
+        return [
+            f"the quantized layer {name or '(root)'} ({cls}) keeps its weights packed, not as parameters,"
+            f" so it counts 0; {advice}"
+        ]
+    return [
+        f"{len(quantized)} quantized layers (the first: {name or '(root)'}, {cls}) keep their weights packed,"
+        f" not as parameters, so they count 0; {advice}"
+    ]
 
 
 @functools.cache

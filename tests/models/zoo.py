@@ -231,3 +231,10 @@ class FreezesLocalParameter(nn.Module):
         self.scale = scale
         scale.requires_grad_(False)
         self.fc = nn.Linear(width, 1)
+
+
+def float_and_quantized() -> nn.Module:
+    """A float layer and two quantized ones, whose packed weights are not Parameters."""
+    from torch.ao.nn import quantized
+
+    return nn.Sequential(nn.Linear(4, 4), quantized.Linear(4, 2), quantized.Linear(2, 2))
