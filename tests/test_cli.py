@@ -201,3 +201,24 @@ def test_module_in_current_directory(tmp_path: Path) -> None:
     proc = run("local_model:Tiny", "-f", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["total"] == 8
+
+
+def test_conf_registers_the_projects_formulas(tmp_path) -> None:
+    target = "tests.models.custom:Adapter"
+    without = json.loads(run(target, "-f", "json").stdout)
+    assert without["rows"][0]["formula"] == r"|\mathtt{down}| + |\mathtt{up}|"  # generic: the formula is in conf.py
+    for conf in ("tests/roots/test-options", "tests/roots/test-options/conf.py"):
+        proc = run(target, "-f", "json", "--conf", conf)
+        assert proc.returncode == 0, proc.stderr
+        rows = json.loads(proc.stdout)["rows"]
+        assert rows[0]["name"] == "proj" and rows[0]["params"] == 384
+        assert rows[0]["formula"] == r"d_{in} \cdot r + r \cdot d_{out}"
+    missing = run(target, "--conf", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert missing.stderr == f"sphinx-paramcount: error: --conf {tmp_path / 'nowhere'}: no such file\n"
+    broken = tmp_path / "conf.py"
+    broken.write_text("import os\nraise RuntimeError('needs the docs theme')\n")
+    failed = run(target, "--conf", str(broken))
+    assert failed.returncode == 2
+    assert f"sphinx-paramcount: error: {broken}: RuntimeError: needs the docs theme" in failed.stderr
+    assert "Traceback" not in failed.stderr

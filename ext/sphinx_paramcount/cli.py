@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         "--input-shape", default=None, help="run one forward pass on meta tensors of this shape, e.g. '1, 3, 32, 32'"
     )
     p.add_argument("--expand-repeats", action="store_true", help="show every block of a repeated stack, not one")
+    p.add_argument(
+        "--conf",
+        metavar="PATH",
+        default=None,
+        help="a Sphinx conf.py (or its folder) to run first, for its sys.path and paramcount_formulas",
+    )
     p.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -63,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Like ``python -m``, let targets name modules in the current directory.
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if args.conf is not None and (failed := _run_conf(args.conf, args.traceback)) is not None:
+        return failed
     from . import render
     from .api import explain
     from .shapes import parse_input_shape
@@ -91,6 +99,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     for notice in report.notices:
         print(f"note: {notice}", file=sys.stderr)
     return 0
+
+
+def _run_conf(path: str, show_traceback: bool) -> int | None:
+    """Run the project's conf.py; the exit status if it cannot be run."""
+    from pathlib import Path
+
+    from . import confpy
+
+    conf = Path(path)
+    if conf.is_dir():
+        conf = conf / "conf.py"
+    if not conf.is_file():
+        print(f"sphinx-paramcount: error: --conf {path}: no such file", file=sys.stderr)
+        return 2
+    try:
+        confpy.run(conf.resolve())
+    except Exception as exc:
+        if show_traceback:
+            traceback.print_exc()
+        print(f"sphinx-paramcount: error: {conf}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  hint: it must run outside Sphinx too; --traceback shows where it failed", file=sys.stderr)
+        return 2
+    return None
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from . import confpy
 from .errors import OptionError, ParamcountError
 from .stated import StatedCount, parse_expect, parse_stated
 
@@ -210,27 +210,11 @@ def _files(paths: Sequence[str]) -> Iterator[Path]:
 
 def _load_conf(paths: Sequence[str]) -> None:
     """Run the nearest conf.py as Sphinx would, for its sys.path and formulas."""
-    from .formulas.registry import REGISTRY
-
-    seen = set()
-    for p in map(Path, paths):
-        for d in [p.resolve(), *p.resolve().parents]:
-            conf = d / "conf.py"
-            if conf.is_file() and conf not in seen:
-                seen.add(conf)
-                namespace: dict[str, Any] = {"__file__": str(conf), "__name__": "conf"}
-                cwd = os.getcwd()
-                try:
-                    os.chdir(d)
-                    exec(compile(conf.read_text(), str(conf), "exec"), namespace)
-                except Exception as exc:
-                    print(f"sphinx-paramcount: {conf}: not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
-                finally:
-                    os.chdir(cwd)
-                formulas: dict[str, str] = dict(namespace.get("paramcount_formulas") or {})
-                for layer, spec in formulas.items():
-                    REGISTRY.add_spec(layer, spec)
-                break
+    for conf in confpy.nearest(paths):
+        try:
+            confpy.run(conf)
+        except Exception as exc:
+            print(f"sphinx-paramcount: {conf}: not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
