@@ -564,6 +564,11 @@ def per_round(values: list[float]) -> str:
     return f"{statistics.median(values):.2f}x (rounds {min(values):.2f}-{max(values):.2f})"
 
 
+def _divide(numerators: list[float], denominators: list[float]) -> list[float]:
+    """Round by round: each round's ratio of its own figures."""
+    return [n / d for n, d in zip(numerators, denominators)]
+
+
 def _rounds(r: SiteResult, step: str, rounds: int) -> list[float]:
     """One wall time per round: the build, or the median of the round's rebuilds."""
     runs = getattr(r, step)
@@ -604,23 +609,16 @@ def print_site(site: dict, repeats: int, rebuilds: int) -> dict[str, float]:
     figures: dict[str, float] = {}
     rounds = len(imports)
 
-    def site_ratios(name: str, mode: str) -> list[float]:
-        built, static = (
-            _rounds(results[name, mode], "builds", rounds),
-            _rounds(results["static", mode], "builds", rounds),
-        )
-        return [d / (st + imp) for d, st, imp in zip(built, static, imports)]
+    def walls(name: str, mode: str, step: str = "builds") -> list[float]:
+        return _rounds(results[name, mode], step, rounds)
+
+    def site_ratios(name: str, mode: str, torch_costs: list[float]) -> list[float]:
+        return [d / (st + imp) for d, st, imp in zip(walls(name, mode), walls("static", mode), torch_costs)]
 
     print("ratios: each round's own figures, then the median over rounds (and the range)")
     for mode in MODES:
-        site_r = site_ratios("directive", mode)
-        again_r = [
-            d / st
-            for d, st in zip(
-                _rounds(results["directive", mode], "rebuilds", rounds),
-                _rounds(results["static", mode], "rebuilds", rounds),
-            )
-        ]
+        site_r = site_ratios("directive", mode, imports)
+        again_r = _divide(walls("directive", mode, "rebuilds"), walls("static", mode, "rebuilds"))
         ratio, again = statistics.median(site_r), statistics.median(again_r)
         work = max(x.read + x.builds for x in results["directive", mode].rebuilds)
         figures[f"site {mode}"], figures[f"rebuild {mode}"], figures[f"rebuild work {mode}"] = ratio, again, work
@@ -630,32 +628,13 @@ def print_site(site: dict, repeats: int, rebuilds: int) -> dict[str, float]:
             f" no-change rebuild: directive / static = {per_round(again_r)} (target <= 1.1x: {verdict(again <= 1.1)}),"
             f" documents read + models built = {work:.0f} ({verdict(work == 0)})"
         )
-    in_process_r = [
-        d / (st + imp)
-        for d, st, imp in zip(
-            _rounds(results["directive", "serial"], "builds", rounds),
-            _rounds(results["static", "serial"], "builds", rounds),
-            site["in_process"],
-        )
-    ]
+    in_process_r = site_ratios("directive", "serial", site["in_process"])
     print(f"serial   site: directive / (static + the in-process import alone) = {per_round(in_process_r)}")
     if ("directive, :format: total", "serial") in results:
-        total_r = site_ratios("directive, :format: total", "serial")
+        total_r = site_ratios("directive, :format: total", "serial", imports)
         print(f"serial   site with :format: total (no tables) / (static + one import torch) = {per_round(total_r)}")
-    par_r = [
-        p / q
-        for p, q in zip(
-            _rounds(results["directive", "-j auto"], "builds", rounds),
-            _rounds(results["directive", "serial"], "builds", rounds),
-        )
-    ]
-    static_par = [
-        p / q
-        for p, q in zip(
-            _rounds(results["static", "-j auto"], "builds", rounds),
-            _rounds(results["static", "serial"], "builds", rounds),
-        )
-    ]
+    par_r = _divide(walls("directive", "-j auto"), walls("directive", "serial"))
+    static_par = _divide(walls("static", "-j auto"), walls("static", "serial"))
     print(
         f"-j auto / serial, {PAGES} pages: directive site {per_round(par_r)}; static site (Sphinx alone) {per_round(static_par)}"
     )
@@ -666,7 +645,7 @@ def print_site(site: dict, repeats: int, rebuilds: int) -> dict[str, float]:
     ratios = {}
     for name in ("static", "directive"):
         serial, par_many = many[name, "serial"], many[name, "-j auto"]
-        ratios[name] = [p / q for p, q in zip(par_many, serial)]
+        ratios[name] = _divide(par_many, serial)
         print(
             f"   {name:<10} serial {statistics.median(serial):6.2f}  -j auto {statistics.median(par_many):6.2f}"
             f"  -j auto / serial = {per_round(ratios[name])}"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import require
+
 REPO = Path(__file__).resolve().parent.parent
 MATHJAX = Path(os.environ.get("PARAMCOUNT_MATHJAX_DIR", REPO / ".ci" / "npm" / "node_modules" / "mathjax" / "es5"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,10 +34,7 @@ def _require() -> None:
         import selenium  # noqa: F401
     except ImportError:
         missing.append("selenium")
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test needs {', '.join(missing)} (installed by .ci/run)")
-        pytest.skip(f"browser test needs {', '.join(missing)}")
+    require("browser test", missing)
 
 
 @pytest.fixture(scope="module")

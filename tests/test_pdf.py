@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import require
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _require() -> None:
-    missing = [tool for tool in ("latexmk", "pdflatex") if shutil.which(tool) is None]
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"PDF test needs {', '.join(missing)} (installed by .ci/run)")
-        pytest.skip(f"PDF test needs {', '.join(missing)}")
+    require("PDF test", [tool for tool in ("latexmk", "pdflatex") if shutil.which(tool) is None])
 
 
 @pytest.mark.parametrize("root", ["test-options", "test-myst"])

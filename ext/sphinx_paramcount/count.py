@@ -38,8 +38,11 @@ def count_model(
     modules: list[ModuleInfo] = []
     covered: list[str] = []  # prefixes whose params a parent's formula already counted
     bytes_by_dtype: dict[str, int] = {}
+    quantized: list[tuple[str, str]] = []  # top-most quantized layers: (name, class path)
 
     for name, module in model.named_modules():
+        if _holds_packed_weights(name, module, quantized):
+            quantized.append((name, f"{type(module).__module__}.{type(module).__qualname__}"))
         found = registry.lookup(type(module))
         modules.append(ModuleInfo(name, type(module).__name__, _label(module, found)))
         if any(c == "" or name == c or name.startswith(c + ".") for c in covered):
@@ -92,7 +95,7 @@ def count_model(
     )
     # The invariant every view relies on; a failure here is our bug, not the user's.
     assert sum(r.params for r in rows) == report.total, "rows do not add up to the total"
-    report.notices.extend(_quantized_notice(model))
+    report.notices.extend(_quantized_notice(quantized))
     return report
 
 
@@ -100,14 +103,17 @@ def count_model(
 _QUANTIZED_PACKAGES = ("torch.ao.nn.quantized", "torch.nn.quantized", "torch.ao.nn.intrinsic.quantized")
 
 
-def _quantized_notice(model: Any) -> list[str]:
+def _holds_packed_weights(name: str, module: Any, quantized: list[tuple[str, str]]) -> bool:
+    """A quantized layer without parameters, not inside one already found (its packed-params child)."""
+    if not type(module).__module__.startswith(_QUANTIZED_PACKAGES):
+        return False
+    if any(q == "" or name.startswith(q + ".") for q, _ in quantized):
+        return False
+    return next(module.parameters(recurse=False), None) is None
+
+
+def _quantized_notice(quantized: list[tuple[str, str]]) -> list[str]:
     """Say why quantized layers count nothing, rather than show them silently as 0."""
-    quantized: list[tuple[str, str]] = []
-    for name, m in model.named_modules():
-        inside = any(name.startswith(q + ".") or q == "" for q, _ in quantized)  # its packed-params child
-        if not inside and type(m).__module__.startswith(_QUANTIZED_PACKAGES):
-            if not any(True for _ in m.parameters(recurse=False)):
-                quantized.append((name, f"{type(m).__module__}.{type(m).__qualname__}"))
     if not quantized:
         return []
     name, cls = quantized[0]

@@ -73,21 +73,24 @@ def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes
 
 
 def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
-    specs = [
-        RowSpec(
-            kind="detail" if r.detail else "row",
-            name=r.name or "(root)",
-            type=type_cell(r),
-            note=r.note,
-            formula=r.formula,
-            derivation=r.derivation,
-            params=params_cell(r, sep),
-            output_shape=r.output_shape or "",
-            share=_share(r.params, report.total),
-            share_text=_share_text(r.params, report.total, r.detail),
+    specs = []
+    for r in rows:
+        share, share_text = _share(r.params, report.total, r.detail)
+        specs.append(
+            RowSpec(
+                kind="detail" if r.detail else "row",
+                name=r.name or "(root)",
+                type=type_cell(r),
+                note=r.note,
+                formula=r.formula,
+                derivation=r.derivation,
+                params=params_cell(r, sep),
+                output_shape=r.output_shape or "",
+                share=share,
+                share_text=share_text,
+            )
         )
-        for r in rows
-    ]
+    share, share_text = _share(report.total, report.total, False)
     specs.append(
         RowSpec(
             kind="total",
@@ -98,21 +101,18 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
             derivation=latex_sum([r.params for r in counted(rows)]),
             params=fmt(report.total, sep),
             output_shape="",
-            share=_share(report.total, report.total),
-            share_text=_share_text(report.total, report.total, False),
+            share=share,
+            share_text=share_text,
         )
     )
     return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs))
 
 
-def _share(part: int, whole: int) -> float:
-    return round(100 * part / whole, 1) if whole else 0.0
-
-
-def _share_text(part: int, whole: int, detail: bool) -> str:
+def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:
+    """Percent of the total: rounded for the bar, and as the cell shows it."""
     pct = 100 * part / whole if whole else 0.0
     text = f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else "<0.1%"
-    return f"({text})" if detail else text
+    return round(pct, 1), f"({text})" if detail else text
 
 
 # -- expansion into docutils nodes -----------------------------------------------------
