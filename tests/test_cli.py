@@ -181,7 +181,7 @@ def test_traceback_flag() -> None:
 def test_usage_errors() -> None:
     proc = run(SEED, "--depth", "-1")
     assert proc.returncode == 2
-    assert "-1 is negative; use 0 or more" in proc.stderr
+    assert "argument --depth: '-1' is not a whole number of 0 or more" in proc.stderr
     proc = run(SEED, "--format", "yaml")
     assert proc.returncode == 2
     assert "invalid choice: 'yaml'" in proc.stderr

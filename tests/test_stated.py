@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sphinx_paramcount.errors import OptionError
-from sphinx_paramcount.stated import StatedCount, check_stated, describe_difference, parse_expect, parse_stated
+from sphinx_paramcount.stated import (
+    Claim,
+    ClaimKey,
+    StatedCount,
+    check_claims,
+    describe_difference,
+    parse_expect,
+    parse_stated,
+)
 
 LLAMA_7B = 6_738_415_616
 
@@ -302,19 +310,48 @@ def test_parse_expect_raises_only_option_error(text: str) -> None:
     assert pairs and all(name for name, _ in pairs)
 
 
-def test_check_stated_and_mismatch_message() -> None:
-    actual = {"total": 131_650, "trainable": 131_650}
-    stated = [("total", parse_stated("131,618")), ("trainable", parse_stated("131.7K"))]
-    (mismatch,) = check_stated("tests.models.seed:SimpleNet", actual, stated)
-    assert (mismatch.what, mismatch.actual) == ("total", 131_650)
+TOTAL, TRAINABLE = ClaimKey("total"), ClaimKey("trainable")
+
+
+def claims(**stated: str) -> list[Claim]:
+    return [Claim(ClaimKey(what), parse_stated(text)) for what, text in stated.items()]
+
+
+def test_check_claims_and_mismatch_message() -> None:
+    actual = {TOTAL: 131_650, TRAINABLE: 131_650}
+    check = check_claims("tests.models.seed:SimpleNet", actual, claims(total="131,618", trainable="131.7K"))
+    (mismatch,) = check.mismatches
+    assert (mismatch.key, mismatch.actual) == (TOTAL, 131_650)
     assert mismatch.message == (
         "stated total 131,618 for tests.models.seed:SimpleNet, but the model has 131,650: +32 (+0.02%)"
     )
-    assert check_stated("x", {"total": 131_618}, [("total", parse_stated("131_618"))]) == []
+    assert check.actual == ((TOTAL, 131_650), (TRAINABLE, 131_650))
+    assert check_claims("x", {TOTAL: 131_618}, claims(total="131_618")).ok
+
+
+def test_check_claims_unknown_row_with_suggestions() -> None:
+    counts = {TOTAL: 10, ClaimKey("row", "fc1"): 6, ClaimKey("row", "fc2"): 4}
+    check = check_claims("net", counts, [Claim(ClaimKey("row", "fc3"), parse_stated("4"))])
+    (unknown,) = check.unknown
+    assert (unknown.message, unknown.hint) == (
+        ":expect: names row 'fc3', which the model does not have",
+        "did you mean 'fc2', 'fc1'?",
+    )
+    assert not check.ok and check.mismatches == ()
+
+
+def test_parse_expect_root_and_en_dash_ranges() -> None:
+    pairs = parse_expect("(root)=12, blocks.0.0=272, blocks.1–3=144, blocks.4-5=1,152")
+    assert [(name, count.value) for name, count in pairs] == [
+        ("(root)", 12),
+        ("blocks.0.0", 272),
+        ("blocks.1–3", 144),
+        ("blocks.4-5", 1152),
+    ]
 
 
 def test_rounded_mismatch_message() -> None:
-    (mismatch,) = check_stated("llama", {"total": LLAMA_7B}, [("total", parse_stated("6.73B"))])
+    (mismatch,) = check_claims("llama", {TOTAL: LLAMA_7B}, claims(total="6.73B")).mismatches
     assert mismatch.message == (
         "stated total 6.73B for llama, but the model has 6,738,415,616 (6.74B at the stated precision): "
         "+8,415,616 (+0.13%)"
@@ -323,7 +360,7 @@ def test_rounded_mismatch_message() -> None:
 
 def test_mismatch_below_the_unit_shows_the_stated_precision_and_update_a_smaller_unit() -> None:
     stated = parse_stated("6.74 B")
-    (mismatch,) = check_stated("net", {"total": 131_618}, [("total", stated)])
+    (mismatch,) = check_claims("net", {TOTAL: 131_618}, [Claim(TOTAL, stated)]).mismatches
     assert mismatch.message.startswith(
         "stated total 6.74 B for net, but the model has 131,618 (0.00 B at the stated precision): "
     )

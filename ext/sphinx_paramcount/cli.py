@@ -11,10 +11,14 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from . import __version__
 from .errors import ImportTargetError, OptionError, ParamcountError, TargetError
+from .options import DEVICES, parse_depth
+
+T = TypeVar("T")
 
 FORMATS = ("text", "markdown", "json", "derivation")
 
@@ -32,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("target", help="the model to count")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
-    p.add_argument("--depth", type=_depth, default=None, help="collapse rows below this depth")
-    p.add_argument("--device", choices=("meta", "cpu"), default="meta", help="where to build (default: meta)")
+    p.add_argument("--depth", type=_argument(parse_depth), default=None, help="collapse rows below this depth")
+    p.add_argument("--device", choices=DEVICES, default="meta", help="where to build (default: meta)")
     p.add_argument(
         "--input-shape", default=None, help="run one forward pass on meta tensors of this shape, e.g. '1, 3, 32, 32'"
     )
@@ -49,14 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; use 0 or more")
-    return value
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """One of the directive's option parsers as an argparse type: the same rules, argparse's message."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import render
     from .api import explain
     from .shapes import parse_input_shape
-    from .views import collapse_repeats, rows_at_depth
+    from .views import view
 
     try:
         shape = parse_input_shape(args.input_shape) if args.input_shape is not None else None
@@ -86,9 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         return 2 if isinstance(exc, _USAGE_ERRORS) else 1
-    rows = rows_at_depth(report, args.depth)
-    if not args.expand_repeats:
-        rows = collapse_repeats(report, rows)
+    rows = view(report, args.depth, collapse=not args.expand_repeats)
     writer = {
         "text": render.to_text,
         "markdown": render.to_markdown,

@@ -26,8 +26,8 @@ def nearest(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def run(conf: Path) -> None:
-    """Run ``conf`` as Sphinx would, in its own folder, and register its formulas.
+def run(conf: Path) -> dict[str, Any]:
+    """Run ``conf`` as Sphinx would, in its own folder, and register its formulas; its namespace.
 
     Raises whatever the file raises; the caller says so in its own words.
     """
@@ -43,3 +43,4 @@ def run(conf: Path) -> None:
     formulas: dict[str, str] = dict(namespace.get("paramcount_formulas") or {})
     for layer, spec in formulas.items():
         REGISTRY.add_spec(layer, spec)
+    return namespace

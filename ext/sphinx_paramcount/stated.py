@@ -8,6 +8,7 @@ holds for 6,738,415,616 and fails for 6,748,000,000.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
@@ -125,8 +126,9 @@ def parse_expect(text: str) -> list[tuple[str, StatedCount]]:
     s = (text or "").strip()
     if not s:
         raise OptionError(":expect: is empty", hint="write row=count pairs, e.g. 'conv1=448, fc1=131104'")
-    # A name may start with a digit: the rows of an nn.Sequential are "0", "1", ...
-    entries = re.split(r",\s*(?=\w[\w.\-]*\s*=)", s)
+    # A name may start with a digit (the rows of an nn.Sequential are "0", "1"),
+    # be "(root)", or be a range of repeated blocks ("blocks.1–3", en dash or hyphen).
+    entries = re.split(r",\s*(?=(?:\(root\)|\w[\w.\-–]*)\s*=)", s)
     out: list[tuple[str, StatedCount]] = []
     seen: set[str] = set()
     for entry in entries:
@@ -155,10 +157,27 @@ def describe_difference(stated: StatedCount, actual: int) -> str:
 
 
 @dataclass(frozen=True)
+class ClaimKey:
+    """What a stated number is about: the total, the trainable count, or one row."""
+
+    what: str  # "total", "trainable" or "row"
+    row: str = ""  # the row's name as the table prints it, for "row"
+
+    def __str__(self) -> str:
+        return f"row {self.row!r}" if self.what == "row" else self.what
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: ClaimKey
+    count: StatedCount
+
+
+@dataclass(frozen=True)
 class Mismatch:
     """A stated number the model no longer has."""
 
-    what: str  # "total", "trainable", "row 'fc1'"
+    key: ClaimKey
     stated: StatedCount
     actual: int
     target: str
@@ -169,15 +188,64 @@ class Mismatch:
         if not self.stated.exact:
             real += f" ({self.stated.at_precision(self.actual)} at the stated precision)"
         return (
-            f"stated {self.what} {self.stated.text} for {self.target}, but the model has {real}: "
+            f"stated {self.key} {self.stated.text} for {self.target}, but the model has {real}: "
             f"{describe_difference(self.stated, self.actual)}"
         )
 
 
-def check_stated(
-    target: str,
-    actual: dict[str, int],
-    stated: list[tuple[str, StatedCount]],
-) -> list[Mismatch]:
-    """Compare each stated number with the actual value under the same key."""
-    return [Mismatch(what, count, actual[what], target) for what, count in stated if not count.matches(actual[what])]
+@dataclass(frozen=True)
+class UnknownRow:
+    """An ``:expect:`` row the table does not have, with the names closest to it."""
+
+    key: ClaimKey
+    suggestions: tuple[str, ...]
+    rows: tuple[str, ...]  # the first few rows there are, when nothing is close
+
+    @property
+    def message(self) -> str:
+        return f":expect: names row {self.key.row!r}, which the model does not have"
+
+    @property
+    def hint(self) -> str:
+        if self.suggestions:
+            return f"did you mean {', '.join(map(repr, self.suggestions))}?"
+        return f"rows are {', '.join(map(repr, self.rows))}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of checking a directive's, role's or caller's claims against a model."""
+
+    mismatches: tuple[Mismatch, ...] = ()
+    unknown: tuple[UnknownRow, ...] = ()
+    # The model's number under every key that was checked (for ``update``).
+    actual: tuple[tuple[ClaimKey, int], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and not self.unknown
+
+
+def check_claims(target: str, counts: dict[ClaimKey, int], claims: Iterable[Claim]) -> Check:
+    """Compare each claim with the model's number under its key.
+
+    ``counts`` holds the total, the trainable count and every row name the
+    table prints (``views.claim_counts``).  A row not there is an
+    ``UnknownRow`` with suggestions, not an exception.
+    """
+    import difflib
+
+    mismatches: list[Mismatch] = []
+    unknown: list[UnknownRow] = []
+    actual: list[tuple[ClaimKey, int]] = []
+    rows = [k.row for k in counts if k.what == "row"]
+    for claim in claims:
+        if claim.key not in counts:
+            close = difflib.get_close_matches(claim.key.row, rows, n=3)
+            unknown.append(UnknownRow(claim.key, tuple(close), tuple(rows[:8])))
+            continue
+        value = counts[claim.key]
+        actual.append((claim.key, value))
+        if not claim.count.matches(value):
+            mismatches.append(Mismatch(claim.key, claim.count, value, target))
+    return Check(tuple(mismatches), tuple(unknown), tuple(actual))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import confpy
+from .build import DEVICES
 from .errors import OptionError, ParamcountError
 from .stated import StatedCount, parse_expect, parse_stated
 
@@ -53,15 +54,6 @@ class Site:
     target: str
     options: dict[str, str] = field(default_factory=dict)
     stated: list[Stated] = field(default_factory=list)
-
-
-@dataclass
-class FileResult:
-    path: Path
-    old: str
-    new: str
-    problems: list[str] = field(default_factory=list)
-    stale: int = 0
 
 
 def _lines(text: str) -> Iterator[tuple[int, int, str]]:
@@ -139,23 +131,28 @@ def _stated_in_option(key: str, value: str, start: int, line: int) -> list[State
     return out
 
 
-def actual_counts(site: Site) -> dict[str, int]:
-    """The model's numbers under the keys a site states (total, trainable, rows)."""
+@dataclass(frozen=True)
+class Settings:
+    """The ``conf.py`` values that change what a directive shows and checks."""
+
+    device: str = "meta"  # paramcount_device
+    collapse_repeats: bool = True  # paramcount_collapse_repeats
+
+
+def actual_counts(site: Site, settings: Settings = Settings()) -> dict[str, int]:
+    """The model's numbers under the keys a site states (total, trainable, rows), as the build sees them."""
     from .cache import cached_explain
-    from .shapes import parse_input_shape
-    from .views import collapse_repeats, row_counts, rows_at_depth
+    from .options import parse_options
+    from .views import claim_counts, view
 
-    shape = parse_input_shape(site.options["input-shape"]) if site.options.get("input-shape") else None
-    device = site.options.get("device", "").strip() or "meta"
-    report = cached_explain(site.target, device, shape)
-    depth = site.options.get("depth", "").strip()
-    rows = rows_at_depth(report, int(depth) if depth.isascii() and depth.isdigit() else None)
-    if "expand-repeats" not in site.options:
-        rows = collapse_repeats(report, rows)
-    return row_counts(report, rows) | {"total": report.total, "trainable": report.trainable}
+    opts = parse_options(site.options.items(), device=settings.device).options
+    report = cached_explain(site.target, opts.device, opts.input_shape)
+    rows = view(report, opts.depth, collapse=settings.collapse_repeats and not opts.expand_repeats)
+    counts = claim_counts(report, rows)
+    return {(key.row if key.what == "row" else key.what): n for key, n in counts.items()}
 
 
-def update_text(text: str, path: str = "") -> tuple[str, list[str], int]:
+def update_text(text: str, path: str = "", settings: Settings = Settings()) -> tuple[str, list[str], int]:
     """The text with stale numbers restated; problems; how many were stale."""
     try:
         sites = find_sites(text, path)
@@ -165,7 +162,7 @@ def update_text(text: str, path: str = "") -> tuple[str, list[str], int]:
     problems: list[str] = []
     for site in sites:
         try:
-            actual = actual_counts(site)
+            actual = actual_counts(site, settings)
         except ParamcountError as exc:
             problems.append(f"{path}:{site.line}: {site.target}: [{exc.subtype}] {exc}; left untouched")
             continue
@@ -208,13 +205,22 @@ def _files(paths: Sequence[str]) -> Iterator[Path]:
             yield p
 
 
-def _load_conf(paths: Sequence[str]) -> None:
-    """Run the nearest conf.py as Sphinx would, for its sys.path and formulas."""
+def _load_conf(paths: Sequence[str]) -> Settings:
+    """Run the nearest conf.py as Sphinx would, for its sys.path, formulas and settings."""
+    settings = Settings()
     for conf in confpy.nearest(paths):
         try:
-            confpy.run(conf)
+            namespace = confpy.run(conf)
         except Exception as exc:
             print(f"sphinx-paramcount: {conf}: not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        device = namespace.get("paramcount_device", settings.device)
+        collapse = namespace.get("paramcount_collapse_repeats", settings.collapse_repeats)
+        settings = Settings(
+            device if device in DEVICES else settings.device,
+            collapse if isinstance(collapse, bool) else settings.collapse_repeats,
+        )
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,11 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    _load_conf(args.paths)
+    settings = _load_conf(args.paths)
     stale = problems = 0
     for path in _files(args.paths):
         old = _read(path)
-        new, found, count = update_text(old, str(path))
+        new, found, count = update_text(old, str(path), settings)
         for line in found:
             print(f"sphinx-paramcount: {line}", file=sys.stderr)
         problems += len(found)

@@ -1,4 +1,4 @@
-"""Views of a report's rows: collapsing by depth.
+"""Views of a report's rows (collapsing by depth and by repeats), and checking claims against them.
 
 Pure functions from rows to rows; the count of a collapsed row is the sum of
 the rows it replaces, and its derivation shows that sum.
@@ -6,11 +6,13 @@ the rows it replaces, and its derivation shows that sum.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from .count import latex_sum
 from .formulas.expr import Sym, legend
 from .report import ModuleInfo, Report, Row
+from .stated import Check, Claim, ClaimKey, check_claims
 
 
 def rows_at_depth(report: Report, depth: int | None) -> list[Row]:
@@ -137,11 +139,35 @@ def counted(rows: list[Row]) -> list[Row]:
     return [r for r in rows if not r.detail]
 
 
-def row_counts(report: Report, rows: list[Row]) -> dict[str, int]:
-    """Every row name an ``:expect:`` may state, with its count.
+def view(report: Report, depth: int | None = None, collapse: bool = True) -> list[Row]:
+    """The rows a table shows: merged below ``depth``, identical blocks collapsed.
 
-    The report's own rows and the shown (collapsed) ones; a repeat row named
-    ``layers.0–79`` (en dash) also answers to the hyphen authors can type.
+    The one view of a report that the directive, the role, the command line,
+    ``update`` and the Python API all show and check.
     """
-    counts = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
-    return counts | {name.replace("–", "-"): n for name, n in counts.items() if "–" in name}
+    rows = rows_at_depth(report, depth)
+    return collapse_repeats(report, rows) if collapse else rows
+
+
+def claim_counts(report: Report, rows: list[Row]) -> dict[ClaimKey, int]:
+    """The number under every key a stated claim may name.
+
+    The total, the trainable count, and each row name the table prints: the
+    report's own rows, the shown (merged or collapsed) ones, ``(root)`` for the
+    root module's row, and a repeat row ``layers.0–79`` (en dash) also as
+    ``layers.0-79``, the hyphen authors can type.
+    """
+    names = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
+    names |= {name.replace("–", "-"): n for name, n in names.items() if "–" in name}
+    if "" in names:
+        names["(root)"] = names.pop("")
+    return {
+        ClaimKey("total"): report.total,
+        ClaimKey("trainable"): report.trainable,
+        **{ClaimKey("row", name): n for name, n in names.items()},
+    }
+
+
+def check(report: Report, rows: list[Row], claims: Iterable[Claim]) -> Check:
+    """Check stated claims against the rows a table shows (``view``)."""
+    return check_claims(report.target, claim_counts(report, rows), claims)

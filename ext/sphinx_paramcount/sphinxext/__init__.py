@@ -8,24 +8,24 @@ from .. import __version__
 from .config import setup_config
 from .directive import ParamcountDirective
 from .nodes import setup_nodes
-from .problems import before_read, build_finished, merge_info, purge_doc
+from .problems import setup_problems
+from .reading import setup_reading
 from .role import ParamcountRole
 
 # Bump when the records kept in the environment, or our nodes in the pickled
 # doctrees, change shape: Sphinx then re-reads every page.
 # 2: compact tables (``table_rows``); ``share_bar`` moved to ``sphinxext.table``.
-ENV_VERSION = 2
+# 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
+ENV_VERSION = 3
 
 
 def setup(app: Any) -> dict[str, Any]:
     setup_config(app)
     setup_nodes(app)
+    setup_problems(app)
+    setup_reading(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
-    app.connect("env-before-read-docs", before_read)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_info)
-    app.connect("build-finished", build_finished)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

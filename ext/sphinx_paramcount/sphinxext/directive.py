@@ -1,175 +1,203 @@
 """The ``paramcount`` directive: a derivation of the model's count, checked.
 
-All options arrive as raw text and are validated here, so a malformed value
-is a located ``paramcount.option`` error with our wording, not docutils'.
+docutils and MyST stop a directive at its first malformed option (an unknown
+or repeated option, a body where none belongs) with an error of their own:
+no table, the stated numbers never checked, and a build that passes.  So the
+directive declares no ``option_spec`` and reads its own option block: every
+problem is a located ``paramcount.option`` error that fails the build, and the
+rest of the directive still renders and is still checked.
 """
 
 from __future__ import annotations
 
-import difflib
-from typing import Any, ClassVar
+import re
 
 from docutils import nodes
-from docutils.parsers.rst import directives
+from docutils.parsers.rst.states import Body
 from sphinx.util.docutils import SphinxDirective
 
-from ..errors import OptionError, ParamcountError
+from ..errors import OptionError
+from ..options import Options, parse_options
 from ..render import fmt
-from ..report import Report
-from ..shapes import parse_input_shape
-from ..stated import StatedCount, check_stated, parse_expect, parse_stated
-from ..views import collapse_repeats, row_counts, rows_at_depth
+from ..report import Report, Row
+from ..views import check, view
 from . import nodes as pc_nodes
 from . import table as pc_table
-from .models import report_for
-from .problems import report_problem, update_hint
+from .problems import report_problem, source_location, update_hint
+from .reading import report_for
 
-FORMATS = ("table", "derivation", "total")
-
-
-def _raw(argument: str | None) -> str:
-    return argument or ""
+_FIELD_MARKER = re.compile(Body.patterns["field_marker"])
 
 
 class ParamcountDirective(SphinxDirective):
-    required_arguments = 1
-    optional_arguments = 0
+    required_arguments = 0  # a missing target is our error to report, not docutils'
+    optional_arguments = 1
     final_argument_whitespace = True  # a call may contain spaces: Conv2d(16, 8, ...)
-    option_spec: ClassVar[dict[str, Any]] = {
-        "total": _raw,
-        "trainable": _raw,
-        "expect": _raw,
-        "depth": _raw,
-        "input-shape": _raw,
-        "device": _raw,
-        "format": _raw,
-        "caption": directives.unchanged,
-        "name": directives.unchanged,
-        "class": directives.class_option,
-        "expand-repeats": directives.flag,
-    }
+    has_content = True  # a body is our error to report, not docutils'
+    option_spec = None  # read by ``_option_items``: see the module docstring
 
     def run(self) -> list[nodes.Node]:
-        target = " ".join(self.arguments[0].split())
-        location = (self.env.docname, self.lineno)
-        # Every malformed option is reported, not just the first.
-        errors: list[ParamcountError] = []
-        stated = self._stated(errors)
-        depth = self._depth(errors)
-        form = self._choice("format", FORMATS, "table", errors)
-        device = self._choice("device", ("meta", "cpu"), self.config.paramcount_device, errors)
-        expect = self._expect(errors)
-        input_shape = self._input_shape(errors)
+        source, line = self.get_source_info()
+        location = source_location(self.env, source, line)
+        target_lines, items, errors = self._read_block()
+        target = " ".join(" ".join(target_lines).split())
+        parsed = parse_options(items, device=self.config.paramcount_device)
+        errors += parsed.errors
+        if not target:
+            errors.append(OptionError("the directive names no model", hint="write '.. paramcount:: pkg.module:Model'"))
         for err in errors:
-            report_problem(self.env, location, err.subtype, f"{target}: {err.message}", hint=err.hint)
-        if errors:
+            report_problem(self.env, location, "option", f"{target or 'paramcount'}: {err.message}", hint=err.hint)
+        if not target:
             return []
-
-        report = report_for(self.env, location, target, device, input_shape)
+        opts = parsed.options
+        report = report_for(self.env, location, target, opts.device, opts.input_shape)
         if report is None:
             return []
-        rows = rows_at_depth(report, depth)
-        if self.config.paramcount_collapse_repeats and "expand-repeats" not in self.options:
-            rows = collapse_repeats(report, rows)
-        self._check(report, rows, target, stated, expect, location)
-        return self._render(report, rows, form)
+        collapse = self.config.paramcount_collapse_repeats and not opts.expand_repeats
+        rows = view(report, opts.depth, collapse)
+        self._check(report, rows, opts, location)
+        return self._render(report, rows, opts)
 
-    # -- options -------------------------------------------------------------------
+    # -- the option block --------------------------------------------------------------------
 
-    def _stated(self, errors: list[ParamcountError]) -> list[tuple[str, StatedCount]]:
-        out = []
-        for key in ("total", "trainable"):
-            if key in self.options:
-                try:
-                    out.append((key, parse_stated(self.options[key], what=f":{key}:")))
-                except OptionError as exc:
-                    errors.append(exc)
-        return out
+    def _read_block(self) -> tuple[list[str], list[tuple[str, str | None]], list[OptionError]]:
+        """The target's lines, the ``(name, value)`` option pairs in order, and what was wrong.
 
-    def _expect(self, errors: list[ParamcountError]) -> list[tuple[str, StatedCount]]:
-        if "expect" not in self.options:
-            return []
-        try:
-            return parse_expect(self.options["expect"])
-        except OptionError as exc:
-            errors.append(exc)
-            return []
-
-    def _input_shape(self, errors: list[ParamcountError]) -> tuple[int, ...] | None:
-        if "input-shape" not in self.options:
-            return None
-        try:
-            return parse_input_shape(self.options["input-shape"])
-        except OptionError as exc:
-            errors.append(exc)
-            return None
-
-    def _depth(self, errors: list[ParamcountError]) -> int | None:
-        if "depth" not in self.options:
-            return None
-        text = self.options["depth"].strip()
-        if not (text.isascii() and text.isdigit()):
-            errors.append(OptionError(f":depth: {text!r} is not a whole number of 0 or more", hint="e.g. ':depth: 1'"))
-            return None
-        return int(text)
-
-    def _choice(self, key: str, choices: tuple[str, ...], default: str, errors: list[ParamcountError]) -> str:
-        value = self.options.get(key, default).strip()
-        if value not in choices:
-            errors.append(OptionError(f":{key}: {value!r} is not one of {', '.join(choices)}"))
-        return value
-
-    # -- checking and rendering --------------------------------------------------------
-
-    def _check(
-        self,
-        report: Report,
-        rows: list[Any],
-        target: str,
-        stated: list[tuple[str, StatedCount]],
-        expect: list[tuple[str, StatedCount]],
-        location: tuple[str, int],
-    ) -> None:
-        actual: dict[str, int] = {"total": report.total, "trainable": report.trainable}
-        counts = row_counts(report, rows)
-        checks = list(stated)
-        for name, count in expect:
-            if name not in counts:
-                close = difflib.get_close_matches(name, list(counts), n=3)
-                report_problem(
-                    self.env,
-                    location,
-                    "option",
-                    f"{target}: :expect: names row {name!r}, which the model does not have",
-                    hint=f"did you mean {', '.join(map(repr, close))}?"
-                    if close
-                    else f"rows are {', '.join(map(repr, list(counts)[:8]))}",
+        reST puts the option lines after the target in the argument (there is
+        no ``option_spec`` to split them off); MyST puts them at the top of the
+        content.  Option lines found in a body (after a blank line, a common
+        slip) are read too, so their numbers are still checked, and reported.
+        """
+        errors: list[OptionError] = []
+        lines = self.arguments[0].splitlines() if self.arguments else []
+        split = next((i for i, text in enumerate(lines) if _FIELD_MARKER.match(text.strip())), len(lines))
+        target_lines, option_lines = lines[:split], lines[split:]
+        body = list(self.content)
+        if self._myst() and not option_lines:
+            option_lines, body = _leading_options(body)
+        items = self._option_items(option_lines, errors)
+        if body and any(text.strip() for text in body):
+            stray, rest = _leading_options([t for t in body if t.strip()] if _all_options(body) else body)
+            if stray and not rest:
+                errors.append(
+                    OptionError(
+                        "the option lines "
+                        + ", ".join(_names(stray))
+                        + " follow a blank line, so they are read as a body",
+                        hint="put the options directly under the target line, with no blank line between",
+                    )
                 )
-                continue
-            actual[f"row {name!r}"] = counts[name]
-            checks.append((f"row {name!r}", count))
-        fails = bool(self.config.paramcount_fail_on_mismatch)
-        for mismatch in check_stated(target, actual, checks):
-            report_problem(self.env, location, "mismatch", mismatch.message, hint=update_hint(self.env), fails=fails)
+                items += self._option_items(stray, errors)
+            else:
+                first = next(text for text in body if text.strip()).strip()
+                errors.append(
+                    OptionError(
+                        f"the directive takes no body, but has one ({first[:40]!r}...); it is not shown",
+                        hint="write text after the directive, unindented, or in the :caption: option",
+                    )
+                )
+        return target_lines, items, errors
 
-    def _render(self, report: Report, rows: list[Any], form: str) -> list[nodes.Node]:
+    def _option_items(self, lines: list[str], errors: list[OptionError]) -> list[tuple[str, str | None]]:
+        """``:name: value`` lines (a value may go on over indented lines) as pairs, in order."""
+        if lines and lines[0].strip() == "---":
+            return _yaml_items(lines, errors)
+        items: list[tuple[str, str | None]] = []
+        for text in lines:
+            m = _FIELD_MARKER.match(text.strip())
+            if m and not text[:1].isspace() or m and not items:
+                name = m.group(0).strip()[1:-1]
+                items.append((name, text.strip()[m.end() :].strip() or None))
+            elif items and text[:1].isspace() and text.strip():
+                name, value = items[-1]
+                items[-1] = (name, f"{value or ''} {text.strip()}".strip())
+            elif text.strip():
+                errors.append(
+                    OptionError(
+                        f"the option line {text.strip()!r} is not of the form ':name: value'",
+                        hint="each option is ':name: value' on a line of its own",
+                    )
+                )
+        return items
+
+    def _myst(self) -> bool:
+        return type(self.state).__module__.startswith("myst_parser")
+
+    # -- checking and rendering ----------------------------------------------------------------
+
+    def _check(self, report: Report, rows: list[Row], opts: Options, location: str) -> None:
+        result = check(report, rows, opts.claims)
+        for unknown in result.unknown:
+            report_problem(self.env, location, "option", f"{report.target}: {unknown.message}", hint=unknown.hint)
+        fails = bool(self.config.paramcount_fail_on_mismatch)
+        for mismatch in result.mismatches:
+            report_problem(self.env, location, "mismatch", mismatch.message, hint=update_hint(location), fails=fails)
+
+    def _render(self, report: Report, rows: list[Row], opts: Options) -> list[nodes.Node]:
         sep = self.config.paramcount_thousands_sep
-        classes = ["paramcount", *self.options.get("class", [])]
-        if form == "total":
+        classes = ["paramcount", *opts.classes]
+        if opts.name:
+            self.options["name"] = opts.name  # read by add_name
+        if opts.format == "total":
             text = fmt(report.total, sep)
             para = nodes.paragraph(text, text, classes=classes)
             self.add_name(para)
             return [para]
         container = nodes.container(classes=classes)
-        if form == "table":
-            tbl = pc_table.table(report, rows, sep, self.options.get("caption", ""))
+        if opts.format == "table":
+            tbl = pc_table.table(report, rows, sep, opts.caption)
             self.add_name(tbl)
             container += tbl
         else:
-            if "caption" in self.options:
-                container += nodes.paragraph("", "", nodes.strong(self.options["caption"], self.options["caption"]))
+            if opts.caption:
+                container += nodes.paragraph("", "", nodes.strong(opts.caption, opts.caption))
             self.add_name(container)
             container.extend(pc_nodes.derivation(report, rows, sep))
         container.extend(pc_nodes.summary(report, sep))
         self.set_source_info(container)
         return [container]
+
+
+def _is_option(text: str) -> bool:
+    stripped = text.strip()
+    return bool(_FIELD_MARKER.match(stripped)) and not stripped.startswith(":::")
+
+
+def _leading_options(lines: list[str]) -> tuple[list[str], list[str]]:
+    """MyST's rule: ``:key: value`` lines, or a ``---`` YAML block, at the top of the content are options."""
+    i = 0
+    if lines and lines[0].strip() == "---":
+        i = next((k + 1 for k in range(1, len(lines)) if lines[k].strip() == "---"), len(lines))
+    while i < len(lines) and _is_option(lines[i]):
+        i += 1
+    rest = lines[i:]
+    while rest and not rest[0].strip():
+        rest = rest[1:]
+    return lines[:i], rest
+
+
+def _all_options(lines: list[str]) -> bool:
+    return all(_is_option(t) for t in lines if t.strip())
+
+
+def _yaml_items(lines: list[str], errors: list[OptionError]) -> list[tuple[str, str | None]]:
+    """A MyST ``---`` YAML option block (the first ``---`` to the next)."""
+    import yaml
+
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        errors.append(OptionError("the YAML option block is never closed with '---'"))
+        return []
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        errors.append(OptionError(f"the YAML option block cannot be read: {str(exc).splitlines()[0]}"))
+        return []
+    if not isinstance(data, dict):
+        errors.append(OptionError("the YAML option block is not a mapping of option names to values"))
+        return []
+    return [(str(k), None if v is None or v is True else str(v)) for k, v in data.items()]
+
+
+def _names(lines: list[str]) -> list[str]:
+    return [":" + t.strip()[1:].split(":", 1)[0] + ":" for t in lines]

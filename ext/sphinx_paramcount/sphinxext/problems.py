@@ -1,18 +1,25 @@
-"""Problems found while reading, kept as plain records in the environment.
+"""Problems found while reading, kept in a ``Domain`` and reported at the end of the build.
 
 Logging alone cannot fail a build without ``-W``, and an incremental build
-does not re-read an unchanged page, so each problem is also stored per
-document: purged when the page is re-read, merged from parallel readers, and
-summarised at the end of every build, which then sets the exit status.
+does not re-read an unchanged page, so each problem is kept per document in
+the ``paramcount`` domain (purged when the page is re-read, merged from
+parallel readers, as ``sphinx.ext.todo`` keeps its items), and every problem
+of the site is logged once at the end of the build, which then sets the exit
+status.  Logging at the end, not while reading, is what makes a serial and a
+``-j`` build print the same lines in the same order, and a directive that
+every page reads (``rst_prolog``) is reported once, at its own location.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from sphinx.domains import Domain
 from sphinx.util import logging
 
 logger = logging.getLogger("sphinx_paramcount")
@@ -22,33 +29,112 @@ WARNING_TYPE = "paramcount"
 
 @dataclass(frozen=True)
 class Problem:
-    docname: str
-    location: str  # "path/to/page.rst:12"
+    docname: str  # the page that was being read
+    location: str  # "path/to/file.rst:12": the file and line that hold the directive or role
     subtype: str
     message: str
+    hint: str  # what to do; in the log line, not the summary
     fails: bool  # whether it fails the build (a downgraded mismatch does not)
+    traceback: str = ""  # shown under -v / -T only
 
 
-def _store(env: Any) -> dict[str, list[Problem]]:
-    if not hasattr(env, "paramcount_problems"):
-        env.paramcount_problems = {}
-    return env.paramcount_problems  # type: ignore[no-any-return]
+class ParamcountDomain(Domain):
+    """Holds the problems of each page; no roles or directives of its own."""
+
+    name = "paramcount"
+    label = "sphinx-paramcount"
+    initial_data: ClassVar[dict[str, Any]] = {"problems": {}}  # deep-copied per environment by Sphinx
+    data_version: ClassVar[int] = 1
+
+    @property
+    def problems(self) -> dict[str, list[Problem]]:
+        return self.data.setdefault("problems", {})  # type: ignore[no-any-return]
+
+    def clear_doc(self, docname: str) -> None:
+        self.problems.pop(docname, None)
+
+    def merge_domaindata(self, docnames: Any, otherdata: dict[str, Any]) -> None:
+        theirs = otherdata.get("problems", {})
+        for docname in docnames:
+            if docname in theirs:
+                self.problems[docname] = theirs[docname]
+
+    def resolve_any_xref(self, *args: Any) -> list[Any]:
+        return []
 
 
-def update_hint(env: Any) -> str:
-    """The command that rewrites this page's stale numbers."""
-    path = os.path.relpath(env.doc2path(env.docname), os.getcwd())
-    return f"run 'sphinx-paramcount update {path}' to see and apply the new numbers"
+def _domain(env: Any) -> ParamcountDomain:
+    return env.domains["paramcount"]  # type: ignore[no-any-return]
+
+
+# -- where a directive or role is ---------------------------------------------------------
+
+
+def source_location(env: Any, source: str | None, line: int | None) -> str:
+    """``path:line`` of the file that holds a directive or role, from Sphinx's source mapping.
+
+    ``source`` and ``line`` are what ``get_source_info()`` gives: an included
+    file's own path and line, ``<rst_prolog>``/``<rst_epilog>`` for text from
+    ``conf.py`` (mapped here to its line in ``conf.py``), or autodoc's
+    ``mod.py:docstring of mod.Cls`` (kept: that is how Sphinx names it).
+    """
+    if source in ("<rst_prolog>", "<rst_epilog>"):
+        conf, first = _conf_string_line(env, source[1:-1])
+        return f"{conf}:{first + (line or 1) - 1} ({source[1:-1]})" if first else f"{conf} ({source[1:-1]})"
+    if not source:
+        source = str(env.doc2path(env.docname))
+    return f"{source}:{line}" if line else source
+
+
+def _conf_string_line(env: Any, name: str) -> tuple[str, int]:
+    """conf.py's path and the line where the string ``name = "..."`` starts (0 if not found)."""
+    conf = os.path.join(env.app.confdir, "conf.py") if getattr(env.app, "confdir", None) else "conf.py"
+    try:
+        with open(conf, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return conf, 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return conf, node.value.lineno
+    return conf, 0
+
+
+_DOCSTRING = re.compile(r"^(?P<file>.+?):docstring of ")
+
+
+def holding_file(location: str) -> str:
+    """The file a location names: ``a/b.rst:3`` -> ``a/b.rst``; a docstring's ``mod.py``."""
+    m = _DOCSTRING.match(location)
+    if m:
+        return m.group("file")
+    return re.sub(r"(:\d+)?( \(rst_(pro|epi)log\))?$", "", location)
+
+
+def update_hint(location: str) -> str:
+    """The command that rewrites the stale numbers where the directive or role is."""
+    path = holding_file(location)
+    try:
+        shown = os.path.relpath(path, os.getcwd())
+    except ValueError:  # another drive on Windows
+        shown = path
+    if location.endswith("(rst_prolog)") or location.endswith("(rst_epilog)"):
+        return f"edit the number in {shown}"
+    if _DOCSTRING.match(location):
+        return f"edit the number in the docstring in {shown}"
+    return f"run 'sphinx-paramcount update {shown}' to see and apply the new numbers"
+
+
+# -- recording and reporting ----------------------------------------------------------------
 
 
 def is_suppressed(config: Any, subtype: str) -> bool:
-    suppressed = set(getattr(config, "suppress_warnings", []) or [])
-    return WARNING_TYPE in suppressed or f"{WARNING_TYPE}.{subtype}" in suppressed
+    return logging.is_suppressed_warning(WARNING_TYPE, subtype, config.suppress_warnings or [])
 
 
 def report_problem(
     env: Any,
-    location: Any,
+    location: str,
     subtype: str,
     message: str,
     *,
@@ -56,25 +142,16 @@ def report_problem(
     fails: bool = True,
     exc: BaseException | None = None,
 ) -> None:
-    """Log a located problem and keep it for the end-of-build summary."""
+    """Keep a located problem for the end of the build, where it is logged and fails the build."""
     if is_suppressed(env.config, subtype):
         return
-    text = f"paramcount: {message}" + (f" ({hint})" if hint else "")
+    trace = ""
     if exc is not None and _verbosity(env) > 0:
         import traceback
 
-        text += "\n" + "".join(traceback.format_exception(exc))
-    log = logger.error if fails else logger.warning
-    log(text, type=WARNING_TYPE, subtype=subtype, location=location)
-    docname, lineno = _doc_and_line(env, location)
-    _store(env).setdefault(docname, []).append(
-        Problem(
-            docname,
-            f"{env.doc2path(docname)}:{lineno}" if lineno else str(env.doc2path(docname)),
-            subtype,
-            message,
-            fails,
-        )
+        trace = "".join(traceback.format_exception(exc))
+    _domain(env).problems.setdefault(env.docname, []).append(
+        Problem(env.docname, location, subtype, message, hint, fails, trace)
     )
 
 
@@ -91,59 +168,36 @@ def _verbosity(env: Any) -> int:
     return level
 
 
-def _doc_and_line(env: Any, location: Any) -> tuple[str, int | None]:
-    if isinstance(location, tuple):
-        return location[0], location[1]
-    if isinstance(location, str) and ":" in location:
-        _, _, line = location.rpartition(":")
-        return env.docname, int(line) if line.isdigit() else None
-    return env.docname, None
-
-
-def purge_doc(app: Any, env: Any, docname: str) -> None:
-    _store(env).pop(docname, None)
-
-
-def merge_info(app: Any, env: Any, docnames: set[str], other: Any) -> None:
-    theirs = _store(other)
-    mine = _store(env)
-    for docname in docnames:
-        if docname in theirs:
-            mine[docname] = theirs[docname]
-
-
-def before_read(app: Any, env: Any, docnames: list[str]) -> None:
-    app.paramcount_read = set(docnames)
-    from .models import prepare  # models imports this module
-
-    prepare(app, env, docnames)
-
-
 def build_finished(app: Any, exc: BaseException | None) -> None:
-    """Summarise every problem of the site and fail the build if any must fail it."""
-    from .models import thaw_gc
-
-    thaw_gc(app)
+    """Log every problem of the site once, summarise, and fail the build if any must fail it."""
     if exc is not None:
         return
-    problems = [p for docname in sorted(_store(app.env)) for p in _store(app.env)[docname]]
     if getattr(app, "paramcount_config_errors", None):
         app.statuscode = 1  # already logged at start-up, located at conf.py
+    by_doc = _domain(app.env).problems
+    read: set[str] = getattr(app, "paramcount_read", set())
+    problems: list[Problem] = []
+    seen: set[tuple[str, str, str]] = set()
+    for docname in sorted(by_doc):
+        for p in by_doc[docname]:
+            # A directive every page reads (rst_prolog, an include) is one problem.
+            if (p.location, p.subtype, p.message) not in seen:
+                seen.add((p.location, p.subtype, p.message))
+                problems.append(p)
     if not problems:
         return
-    failing = [p for p in problems if p.fails]
-    # Pages not re-read this time logged nothing: repeat their problems, so an
-    # unchanged rebuild that fails says why even under -q.
-    read: set[str] = getattr(app, "paramcount_read", set())
     for p in problems:
-        if p.docname not in read:
-            log = logger.error if p.fails else logger.warning
-            log(
-                f"paramcount: {p.message} (from an earlier build of this page)",
-                type=WARNING_TYPE,
-                subtype=p.subtype,
-                location=p.location,
-            )
+        # Pages not re-read this time: say so, so an unchanged rebuild that fails says why.
+        earlier = "" if p.docname in read else " (from an earlier build of this page)"
+        log = logger.error if p.fails else logger.warning
+        log(
+            f"paramcount: {p.message}{earlier}"
+            + (f" ({p.hint})" if p.hint else "")
+            + (f"\n{p.traceback}" if p.traceback else ""),
+            type=WARNING_TYPE,
+            subtype=p.subtype,
+            location=p.location,
+        )
     lines = [f"paramcount: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the docs:"]
     lines += [f"  {p.location}: [{p.subtype}] {p.message}" for p in problems]
     if any(p.subtype == "mismatch" for p in problems):
@@ -152,5 +206,10 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
             "numbers and --write applies them; or fix the model)"
         )
     logger.info("\n".join(lines))
-    if failing:
+    if any(p.fails for p in problems):
         app.statuscode = 1
+
+
+def setup_problems(app: Any) -> None:
+    app.add_domain(ParamcountDomain)
+    app.connect("build-finished", build_finished)

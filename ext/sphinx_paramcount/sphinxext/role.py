@@ -1,46 +1,56 @@
-"""The ``paramcount`` role: ``:paramcount:`target``` or ``:paramcount:`131,618 <target>```."""
+"""The ``paramcount`` role: ``:paramcount:`target``` or ``:paramcount:`131,618 <target>```.
+
+Sphinx's ``ReferenceRole`` splits ``title <target>`` as every cross-reference
+role does; here the title is the stated total, checked against the model.
+"""
 
 from __future__ import annotations
 
-import re
-
 from docutils import nodes
-from sphinx.util.docutils import SphinxRole
+from sphinx.util.docutils import ReferenceRole
 
 from ..errors import OptionError
 from ..render import fmt
-from ..stated import check_stated, parse_stated
-from .models import report_for
-from .problems import report_problem, update_hint
+from ..stated import Claim, ClaimKey, parse_stated
+from ..views import check, view
+from .problems import report_problem, source_location, update_hint
+from .reading import report_for
 
-_EXPLICIT = re.compile(r"^(?P<stated>.+?)\s*<(?P<target>.+)>$", re.DOTALL)
+FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,618 <pkg.mod:Model>` to check it"
 
 
-class ParamcountRole(SphinxRole):
+class ParamcountRole(ReferenceRole):
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-        location = (self.env.docname, self.lineno)
-        match = _EXPLICIT.match(self.text.strip())
-        target = " ".join((match.group("target") if match else self.text).split())
-        stated = None
-        if match:
-            try:
-                stated = parse_stated(match.group("stated"), what="stated count")
-            except OptionError as exc:
-                report_problem(self.env, location, exc.subtype, f"{target}: {exc.message}", hint=exc.hint)
-                return [self._problematic()], []
+        location = source_location(self.env, *self.get_source_info())
+        target = " ".join(self.target.split())
+        try:
+            claim = self._claim(target)
+        except OptionError as exc:
+            report_problem(self.env, location, "option", f"{target or self.text}: {exc.message}", hint=exc.hint)
+            return [self._problematic()], []
         report = report_for(self.env, location, target, self.config.paramcount_device)
         if report is None:
             return [self._problematic()], []
-        if stated is not None:
-            fails = bool(self.config.paramcount_fail_on_mismatch)
-            for mismatch in check_stated(target, {"total": report.total}, [("total", stated)]):
-                report_problem(
-                    self.env, location, "mismatch", mismatch.message, hint=update_hint(self.env), fails=fails
-                )
-            text = match.group("stated").strip() if match else ""
-        else:
+        if claim is None:
             text = fmt(report.total, self.config.paramcount_thousands_sep)
+        else:
+            fails = bool(self.config.paramcount_fail_on_mismatch)
+            for mismatch in check(report, view(report), [claim]).mismatches:
+                report_problem(
+                    self.env, location, "mismatch", mismatch.message, hint=update_hint(location), fails=fails
+                )
+            text = self.title.strip()
         return [nodes.inline(self.rawtext, text, classes=["paramcount"])], []
+
+    def _claim(self, target: str) -> Claim | None:
+        """The stated total, if the role states one; ``OptionError`` if the text is malformed."""
+        if not target:
+            raise OptionError("the role names no model", hint=FORMS)
+        if not self.has_explicit_title:
+            if "<" in target or ">" in target:
+                raise OptionError(f"{self.text!r} is not of the form 'count <target>'", hint=FORMS)
+            return None
+        return Claim(ClaimKey("total"), parse_stated(self.title, what="stated count"))
 
     def _problematic(self) -> nodes.Node:
         # Keep what the author wrote visible in the page, marked as a problem.

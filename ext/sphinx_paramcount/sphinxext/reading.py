@@ -1,4 +1,8 @@
-"""Getting a Report for a directive or role, with errors turned into problems."""
+"""Building the models of the pages being read: a Report for each directive and role, and the GC.
+
+Errors become located problems (``problems.py``); torch is imported, and in a
+parallel build the models are built, once, before the pages are read.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ logger = logging.getLogger("sphinx_paramcount")
 
 
 def report_for(
-    env: Any, location: tuple[str, int], target: str, device: str, input_shape: tuple[int, ...] | None = None
+    env: Any, location: str, target: str, device: str, input_shape: tuple[int, ...] | None = None
 ) -> Report | None:
     """The model's report, or ``None`` after reporting a located problem."""
     try:
@@ -36,9 +40,19 @@ def report_for(
     return report
 
 
+# The targets a page names, to build them before a parallel build's readers
+# fork: directives (reST and MyST) and roles (``:paramcount:`131,618 <t>```,
+# ``{paramcount}`t```).  A target this misses is still built, once per reader.
 _DIRECTIVE = re.compile(
     r"^\s*(?:\.\.\s+paramcount::|(?:`{3,}|:{3,})\{paramcount\})[ \t]*(?P<target>\S.*?)[ \t]*$", re.MULTILINE
 )
+_ROLE = re.compile(r"(?::paramcount:|\{paramcount\})`(?:[^`<]*<(?P<explicit>[^`>]+)>|(?P<bare>[^`<>]+))`")
+
+
+def page_targets(text: str) -> set[str]:
+    targets = {m.group("target") for m in _DIRECTIVE.finditer(text)}
+    targets |= {m.group("explicit") or m.group("bare") for m in _ROLE.finditer(text)}
+    return {" ".join(t.split()) for t in targets}
 
 
 def prepare(app: Any, env: Any, docnames: list[str]) -> None:
@@ -66,8 +80,7 @@ def prepare(app: Any, env: Any, docnames: list[str]) -> None:
         if was_enabled:
             gc.enable()
     if getattr(app, "parallel", 0) > 1:
-        targets = {" ".join(m.group("target").split()) for text in texts for m in _DIRECTIVE.finditer(text)}
-        prebuild(env, sorted(targets))
+        prebuild(env, sorted(set().union(*map(page_targets, texts))))
     freeze_gc(app)
 
 
@@ -115,3 +128,17 @@ def prebuild(env: Any, targets: list[str]) -> None:
             raise
         except BaseException:
             continue  # reported by the directive itself
+
+
+def before_read(app: Any, env: Any, docnames: list[str]) -> None:
+    app.paramcount_read = set(docnames)
+    prepare(app, env, docnames)
+
+
+def build_finished(app: Any, exc: BaseException | None) -> None:
+    thaw_gc(app)
+
+
+def setup_reading(app: Any) -> None:
+    app.connect("env-before-read-docs", before_read)
+    app.connect("build-finished", build_finished)
