@@ -99,7 +99,7 @@ def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "met
             errors.append(
                 OptionError(
                     f"option :{name}: is given twice",
-                    hint="state each option once" + (" (both values are checked)" if name in _CLAIMS else ""),
+                    hint="state each option once" + ("; both values were checked" if name in _CLAIMS else ""),
                 )
             )
         if name in FLAG_OPTIONS:

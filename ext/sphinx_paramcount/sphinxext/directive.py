@@ -46,7 +46,8 @@ class ParamcountDirective(SphinxDirective):
         if not target:
             errors.append(OptionError("the directive names no model", hint="write '.. paramcount:: pkg.module:Model'"))
         for err in errors:
-            report_problem(self.env, location, "option", f"{target or 'paramcount'}: {err.message}", hint=err.hint)
+            message = f"{target}: {err.message}" if target else err.message
+            report_problem(self.env, location, "option", message, hint=err.hint)
         if not target:
             return []
         opts = parsed.options

@@ -70,20 +70,74 @@ def _domain(env: Any) -> ParamcountDomain:
 # -- where a directive or role is ---------------------------------------------------------
 
 
-def source_location(env: Any, source: str | None, line: int | None) -> str:
+def source_location(env: Any, source: str | None, line: int | None, rawtext: str = "") -> str:
     """``path:line`` of the file that holds a directive or role, from Sphinx's source mapping.
 
     ``source`` and ``line`` are what ``get_source_info()`` gives: an included
-    file's own path and line, ``<rst_prolog>``/``<rst_epilog>`` for text from
-    ``conf.py`` (mapped here to its line in ``conf.py``), or autodoc's
-    ``mod.py:docstring of mod.Cls`` (kept: that is how Sphinx names it).
+    file's own path and line; ``<rst_prologue>``/``<rst_epilogue>`` for text
+    from ``conf.py`` (mapped here to its line in ``conf.py``); ``page:12:<translated>``
+    for a translated paragraph (mapped to the ``.po`` line holding ``rawtext``,
+    the role as the translation writes it); autodoc's ``mod.py:docstring of
+    mod.Cls`` (kept: that is how Sphinx names it).
     """
-    if source in ("<rst_prolog>", "<rst_epilog>"):
-        conf, first = _conf_string_line(env, source[1:-1])
-        return f"{conf}:{first + (line or 1) - 1} ({source[1:-1]})" if first else f"{conf} ({source[1:-1]})"
     if not source:
         source = str(env.doc2path(env.docname))
+    setting = _CONF_STRINGS.get(source)
+    if setting:
+        conf, first = _conf_string_line(env, setting)
+        return f"{conf}:{first + (line or 1) - 1}" if first else conf
+    translated = _TRANSLATED.match(source)
+    if translated:
+        return _catalog_line(env, rawtext) or f"{os.path.abspath(translated['file'])}:{translated['line']}"
+    docstring = _DOCSTRING.match(source)
+    if docstring:
+        return _docstring_line(docstring["file"], docstring["name"], line or 1) or f"{source}:{line}"
+    if not source.startswith("<"):
+        source = os.path.abspath(source)
+    if source.endswith(".ipynb") and line and line >= _CELL:
+        return _notebook_line(source, line) or f"{source}:{line}"
     return f"{source}:{line}" if line else source
+
+
+# Sphinx 9 names the text it adds from conf.py "<rst_prologue>"; Sphinx 7 "<rst_prolog>".
+_CONF_STRINGS = {
+    "<rst_prologue>": "rst_prolog",
+    "<rst_prolog>": "rst_prolog",
+    "<rst_epilogue>": "rst_epilog",
+    "<rst_epilog>": "rst_epilog",
+}
+_TRANSLATED = re.compile(r"^(?P<file>.+):(?P<line>\d+):<translated>$")
+
+
+# MyST-NB numbers a notebook's lines as cell * 10,000 + line in the cell (both from 1, plus one).
+_CELL = 10_000
+
+
+def _notebook_line(path: str, code: int) -> str:
+    """``nb.ipynb:42``: the line of the notebook file that holds MyST-NB's line ``code``.
+
+    Each line of a cell's source is one JSON string on a line of its own (as
+    nbformat writes notebooks); the one wanted is the n-th occurrence of its
+    text, n counted over the sources of the cells before it.  Empty if the
+    file is not laid out that way.
+    """
+    import json
+
+    cell, line = divmod(code, _CELL)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = f.read()
+        cells = json.loads(raw)["cells"]
+        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+        lines = sources[cell - 1].splitlines(keepends=True)
+        text = lines[line - 2]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return ""
+    before = sum(src.splitlines(keepends=True).count(text) for src in sources[: cell - 1])
+    before += lines[: line - 2].count(text)
+    wanted = json.dumps(text, ensure_ascii=False)
+    found = [n for n, file_line in enumerate(raw.splitlines(), 1) if file_line.strip().rstrip(",") == wanted]
+    return f"{path}:{found[before]}" if before < len(found) else ""
 
 
 def _conf_string_line(env: Any, name: str) -> tuple[str, int]:
@@ -100,15 +154,73 @@ def _conf_string_line(env: Any, name: str) -> tuple[str, int]:
     return conf, 0
 
 
-_DOCSTRING = re.compile(r"^(?P<file>.+?):docstring of ")
+def _catalog_line(env: Any, rawtext: str) -> str:
+    """``locale/de/LC_MESSAGES/page.po:7``: where the page's catalog holds ``rawtext``."""
+    from sphinx.util.i18n import docname_to_domain
+
+    first = rawtext.strip().splitlines()[0] if rawtext.strip() else ""
+    if not first or not env.config.language:
+        return ""
+    domain = docname_to_domain(env.docname, env.config.gettext_compact)
+    for folder in env.config.locale_dirs:
+        po = os.path.join(env.srcdir, folder, env.config.language, "LC_MESSAGES", f"{domain}.po")
+        try:
+            with open(po, encoding="utf-8") as f:
+                for number, text in enumerate(f, 1):
+                    if first in text:
+                        return f"{os.path.abspath(po)}:{number}"
+        except OSError:
+            continue
+    return ""
+
+
+_DOCSTRING = re.compile(r"^(?P<file>.+?):docstring of (?P<name>[\w.]+)$")
+
+
+def _docstring_line(path: str, name: str, line: int) -> str:
+    """``mod.py:12``: the line of ``mod.py`` that holds line ``line`` of ``name``'s docstring.
+
+    ``name`` is autodoc's dotted name (``pkg.mod.Cls.method``); the module is
+    the longest prefix of it whose file is ``path``.  Empty if not found.
+    """
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, -1, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is not None and os.path.abspath(getattr(module, "__file__", "") or "") == os.path.abspath(path):
+            break
+    else:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            node: ast.AST = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    for part in parts[cut:]:
+        found = [
+            child
+            for child in getattr(node, "body", [])
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and child.name == part
+        ]
+        if not found:
+            return ""
+        node = found[0]
+    doc = (
+        ast.get_docstring(node, clean=False)
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Module))
+        else None
+    )
+    if doc is None:
+        return ""
+    first = node.body[0].lineno  # type: ignore[attr-defined]
+    return f"{os.path.abspath(path)}:{first + line - 1}"
 
 
 def holding_file(location: str) -> str:
     """The file a location names: ``a/b.rst:3`` -> ``a/b.rst``; a docstring's ``mod.py``."""
-    m = _DOCSTRING.match(location)
+    m = re.match(r"^(?P<file>.+?):docstring of ", location)
     if m:
         return m.group("file")
-    return re.sub(r"(:\d+)?( \(rst_(pro|epi)log\))?$", "", location)
+    return re.sub(r":\d+$", "", location)
 
 
 def update_hint(location: str) -> str:
@@ -118,9 +230,11 @@ def update_hint(location: str) -> str:
         shown = os.path.relpath(path, os.getcwd())
     except ValueError:  # another drive on Windows
         shown = path
-    if location.endswith("(rst_prolog)") or location.endswith("(rst_epilog)"):
-        return f"edit the number in {shown}"
-    if _DOCSTRING.match(location):
+    if os.path.basename(path) == "conf.py":
+        return f"edit the number in rst_prolog or rst_epilog in {shown}"
+    if path.endswith(".po"):
+        return f"edit the number in the translation in {shown}"
+    if path.endswith(".py") or _DOCSTRING.match(location):
         return f"edit the number in the docstring in {shown}"
     return f"run 'sphinx-paramcount update {shown}' to see and apply the new numbers"
 

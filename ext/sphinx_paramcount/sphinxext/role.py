@@ -21,7 +21,7 @@ FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,61
 
 class ParamcountRole(ReferenceRole):
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-        location = source_location(self.env, *self.get_source_info())
+        location = source_location(self.env, *self.get_source_info(), rawtext=self.rawtext)
         target = " ".join(self.target.split())
         try:
             claim = self._claim(target)
