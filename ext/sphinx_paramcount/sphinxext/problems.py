@@ -305,8 +305,9 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
         earlier = "" if p.docname in read else " (from an earlier build of this page)"
         log = logger.error if p.fails else logger.warning
         log(
-            f"paramcount: {p.message}{earlier}"
+            f"paramcount: {p.message}"
             + (f" ({p.hint})" if p.hint else "")
+            + earlier
             + (f"\n{p.traceback}" if p.traceback else ""),
             type=WARNING_TYPE,
             subtype=p.subtype,

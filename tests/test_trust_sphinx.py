@@ -1,0 +1,247 @@
+"""Trust in the Sphinx layer: no malformed directive or role passes, every problem at the file and line that hold it.
+
+Real ``sphinx-build`` runs (serial and ``-j 2`` where order could matter) of the
+roots ``test-trust-options`` and ``test-trust-locations``, and generated sites.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from sphinx_paramcount import update
+from tests.test_reliability import ANSI, ROOTS, problems
+
+REPO = ROOTS.parent.parent
+
+LINEAR = "torch.nn.Linear(4, 2)"
+
+OPTION_PROBLEMS = [
+    ("index.rst", 9, "option", f"{LINEAR}: unknown option :totl:"),
+    ("index.rst", 9, "mismatch", f"stated total 11 for {LINEAR}, but the model has 10: -1 (-9.09%)"),
+    ("index.rst", 15, "option", f"{LINEAR}: option :total: is given twice"),
+    ("index.rst", 15, "mismatch", f"stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%)"),
+    ("index.rst", 21, "option", f"{LINEAR}: the directive takes no body, but has one"),
+    ("index.rst", 26, "option", "torch.nn.Linear(4, 3): the option lines :total:, :caption: follow a blank line"),
+    ("index.rst", 26, "mismatch", "stated total 16 for torch.nn.Linear(4, 3), but the model has 15: -1 (-6.25%)"),
+    ("index.rst", 31, "option", f"{LINEAR}: :expand-repeats: is a flag and takes no value, not 'yes'"),
+    ("index.rst", 31, "option", f"{LINEAR}: :depth: 'one' is not a whole number of 0 or more"),
+    ("index.rst", 36, "option", "the directive names no model"),
+    ("index.rst", 39, "option", f"{LINEAR}: :expect: names row 'weight', which the model does not have"),
+    ("myst.md", 3, "option", f"{LINEAR}: unknown option :totl:"),
+    ("myst.md", 3, "mismatch", f"stated total 11 for {LINEAR}, but the model has 10: -1 (-9.09%)"),
+    ("myst.md", 8, "option", f"{LINEAR}: option :total: is given twice"),
+    ("myst.md", 8, "mismatch", f"stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%)"),
+    ("myst.md", 13, "option", f"{LINEAR}: the directive takes no body, but has one"),
+    ("myst.md", 19, "mismatch", f"stated total 13 for {LINEAR}, but the model has 10: -3 (-23.08%)"),
+    ("myst.md", 26, "option", f"{LINEAR}: unknown option :formt: (did you mean :format:?)"),
+    ("roles.rst", 4, "option", "10 <>: the role names no model"),
+    ("roles.rst", 6, "option", f"10 <{LINEAR}: '10 <{LINEAR}' is not of the form 'count <target>'"),
+    ("roles.rst", 8, "option", f"<{LINEAR}>: '<{LINEAR}>' is not of the form 'count <target>'"),
+    ("roles.rst", 10, "mismatch", f"stated total 11 for {LINEAR}, but the model has 10: -1 (-9.09%)"),
+]
+
+
+def sphinx_build(
+    src: Path,
+    out: Path,
+    *extra: str,
+    keep_env: bool = False,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m sphinx -b html SRC OUT``: fresh (``-E``) unless ``keep_env``."""
+    environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]), **(env or {}))
+    args = [sys.executable, "-m", "sphinx", "-b", "html", *([] if keep_env else ["-E"])]
+    return subprocess.run(
+        [*args, "-d", str(out / ".doctrees"), *extra, str(src), str(out)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def _matches(found: list[tuple[str, int, str, str]], expected: list[tuple[str, int, str, str]]) -> None:
+    assert len(found) == len(expected), "\n".join(map(str, found))
+    for got, want in zip(found, expected):
+        assert got[:3] == want[:3] and got[3].startswith(want[3]), (got, want)
+
+
+def _tables(out: Path, page: str) -> BeautifulSoup:
+    return BeautifulSoup((out / f"{page}.html").read_text(), "html.parser")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_every_malformed_directive_and_role_fails_the_build_and_the_rest_still_renders(tmp_path, jobs):
+    out = tmp_path / "out"
+    result = sphinx_build(ROOTS / "test-trust-options", out, "-j", jobs)
+    assert result.returncode == 1, result.stderr
+    _matches(problems(result.stderr), OPTION_PROBLEMS)
+    assert "[docutils]" not in ANSI.sub("", result.stderr)
+    assert "Traceback" not in result.stderr
+    assert f"paramcount: {len(OPTION_PROBLEMS)} problems in the docs:" in result.stdout
+
+    index = _tables(out, "index")
+    # Every directive with a target renders its table, bad options or not; the one without renders nothing.
+    assert len(index.select("table.paramcount-table")) == 7
+    captions = [c.get_text().rstrip("¶") for c in index.select("table.paramcount-table caption")]
+    assert captions == [
+        "Options after a blank line",
+        "A flag with a value, a bad depth",
+        "A target wrapped over two lines",
+        "En-dash ranges after a comma",
+    ]
+    # The body the directive does not take is not shown as if it belonged to it.
+    assert "A body the directive does not take." not in index.get_text()
+    assert "The end of the page." in index.get_text()
+    myst = _tables(out, "myst")
+    assert len(myst.select("table.paramcount-table")) == 5
+    assert "A YAML option block" in myst.get_text()
+    # Malformed roles stay visible as written, marked as problems; good ones show their text.
+    roles = _tables(out, "roles")
+    assert [p.get_text() for p in roles.select(".problematic")] == [
+        ":paramcount:`10 <>`",
+        f":paramcount:`10 <{LINEAR}`",
+        f":paramcount:`<{LINEAR}>`",
+    ]
+    assert [s.get_text() for s in roles.select("span.paramcount")] == ["11", "10"]
+
+
+def test_unchanged_rebuild_repeats_every_option_problem_and_fails(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-trust-options", src)
+    out = tmp_path / "out"
+    first = sphinx_build(src, out)
+    assert first.returncode == 1
+    again = sphinx_build(src, out, "-j", "2", keep_env=True)
+    assert again.returncode == 1
+    found = problems(again.stderr)
+    _matches([(f, line, sub, msg) for f, line, sub, msg in found], OPTION_PROBLEMS)
+    assert all("(from an earlier build of this page)" in msg for *_, msg in found)
+    assert "0 changed" in ANSI.sub("", again.stdout) or "no targets are out of date" in again.stdout
+
+
+LOCATION_PROBLEMS = [
+    # (path relative to the repository, line, text the hint must hold)
+    ("tests/models/documented.py", 9, "edit the number in the docstring in tests/models/documented.py"),
+    ("tests/roots/test-trust-locations/conf.py", 14, "edit the number in rst_prolog or rst_epilog in"),
+    (
+        "tests/roots/test-trust-locations/inc/part.rst",
+        3,
+        "sphinx-paramcount update tests/roots/test-trust-locations/inc/part.rst",
+    ),
+    (
+        "tests/roots/test-trust-locations/inc/part.md",
+        3,
+        "sphinx-paramcount update tests/roots/test-trust-locations/inc/part.md",
+    ),
+    (
+        "tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po",
+        6,
+        "edit the number in the translation in tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po",
+    ),
+]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_problems_are_located_at_the_file_and_line_that_hold_them(tmp_path, jobs):
+    repo = REPO
+    result = sphinx_build(ROOTS / "test-trust-locations", tmp_path / "out", "-j", jobs, cwd=repo)
+    assert result.returncode == 1, result.stderr
+    lines = [ANSI.sub("", line) for line in result.stderr.splitlines() if "paramcount" in line]
+    assert len(lines) == len(LOCATION_PROBLEMS), "\n".join(lines)  # the epilog's role, on 5 pages, once
+    for line, (path, number, hint) in zip(lines, LOCATION_PROBLEMS):
+        assert line.startswith(f"{repo / path}:{number}: ERROR: paramcount: stated total "), line
+        assert hint in line and line.endswith("[paramcount.mismatch]"), line
+    # The translated page shows the translated text with the stated number checked.
+    html = (tmp_path / "out" / "translated.html").read_text()
+    assert "Die Schicht hat" in html
+
+
+def test_a_notebook_problem_is_located_at_its_line_in_the_notebook_file(tmp_path):
+    pytest.importorskip("myst_nb")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOTS.parent.parent)!r})\n"
+        'extensions = ["myst_nb", "sphinx_paramcount"]\nnb_execution_mode = "off"\n'
+    )
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   nb\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Notebook\n\n```{paramcount} torch.nn.Linear(4, 2)\n:total: 10\n```"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell(
+            f"Intro.\n\n```{{paramcount}} {LINEAR}\n:total: 11\n```\n\nRole: {{paramcount}}`12 <{LINEAR}>`."
+        ),
+    ]
+    nbformat.write(nb, src / "nb.ipynb")
+    result = sphinx_build(src, tmp_path / "out")
+    assert result.returncode == 1, result.stderr
+    raw = (src / "nb.ipynb").read_text().splitlines()
+    # The second directive and the role, not the first directive's same-looking line.
+    directive = [
+        n for n, line in enumerate(raw, 1) if line.strip() == json.dumps(f"```{{paramcount}} {LINEAR}\n") + ","
+    ]
+    role = [n for n, line in enumerate(raw, 1) if "Role: {paramcount}" in line]
+    assert len(directive) == 2 and len(role) == 1
+    found = problems(result.stderr)
+    assert [(f, line, sub) for f, line, sub, _ in found] == [
+        ("nb.ipynb", directive[1], "mismatch"),
+        ("nb.ipynb", role[0], "mismatch"),
+    ]
+
+
+def test_targets_used_only_in_roles_are_built_once_under_parallel_reading(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    repo = REPO
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {str(repo)!r})\nextensions = ['sphinx_paramcount']\n")
+    pages = [f"page{i}" for i in range(8)]
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
+    for i, page in enumerate(pages):
+        (src / f"{page}.rst").write_text(
+            f"Page {i}\n======\n\nThe layer has :paramcount:`10 <tests.models.counted_builds:logged_linear>` "
+            "parameters, or :paramcount:`tests.models.counted_builds:logged_linear` in all.\n"
+        )
+    log = tmp_path / "builds.log"
+    result = sphinx_build(src, tmp_path / "out", "-j", "2", env={"PARAMCOUNT_BUILD_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    assert len(log.read_text().splitlines()) == 1
+    html = (tmp_path / "out" / "page3.html").read_text()
+    assert "The layer has <span" in html and ">10</span> parameters, or <span" in html
+
+
+def test_update_shows_what_the_build_shows_with_the_projects_device_and_repeats(tmp_path, monkeypatch, capsys):
+    """``update`` reads ``paramcount_collapse_repeats`` from conf.py: the rows it checks are the build's."""
+    src = tmp_path / "docs"
+    src.mkdir()
+    repo = REPO
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(repo)!r})\nextensions = ['sphinx_paramcount']\n"
+        "paramcount_collapse_repeats = False\nparamcount_device = 'cpu'\n"
+    )
+    # With repeats collapsed the row 'stages.0.0–1' exists; this project shows every block instead.
+    page = src / "index.rst"
+    page.write_text(".. paramcount:: tests.models.zoo:Deep\n   :expect: stages.0.1.fc=21, stages.0.0-1=56\n")
+    monkeypatch.chdir(tmp_path)
+    assert update.main([str(src), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "no row 'stages.0.0-1'; left untouched" in err
+    assert "1 stated number stale" in err
+    build = sphinx_build(src, tmp_path / "out")
+    found = problems(build.stderr)
+    assert [(f, sub) for f, _, sub, _ in found] == [("index.rst", "option"), ("index.rst", "mismatch")]
+    assert "names row 'stages.0.0-1'" in found[0][3]
+    assert found[1][3].startswith("stated row 'stages.0.1.fc' 21 for tests.models.zoo:Deep, but the model has 20")
