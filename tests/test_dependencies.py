@@ -70,6 +70,21 @@ SITE = {
             return {SEQ.format(h="H")}
     """,
     "pkg/settings.py": "H = 8\n",
+    # ``from pkg import settings``: a submodule imported by name from its package.
+    "sub_import.py": f"""
+        import torch.nn as nn
+        from pkg import settings
+        def make():
+            return {SEQ.format(h="settings.H")}
+    """,
+    # An import inside the factory: it ran, so it counts.
+    "local_import.py": f"""
+        import torch.nn as nn
+        def make():
+            from cfg_c import H
+            return {SEQ.format(h="H")}
+    """,
+    "cfg_c.py": "H = 8\n",
     "config.py": """
         from dataclasses import dataclass
 
@@ -135,6 +150,8 @@ PAGES = {
     "from_import": ("from_import:make", "cfg_a.py"),
     "module_attr": ("module_attr:make", "cfg_b.py"),
     "package": ("pkg.model:make", "pkg/settings.py"),
+    "submodule": ("sub_import:make", "pkg/settings.py"),
+    "local_import": ("local_import:make", "cfg_c.py"),
     "dataclass_config": ("dcnet:Net", "config.py"),
     "instance": ("inst:MODEL", "inst.py"),
     "two_hops": ("deep:make", "base_cfg.py"),
@@ -144,6 +161,7 @@ EDITS = {
     "cfg_a.py": ("H = 8", "H = 16"),
     "cfg_b.py": ("H = 8", "H = 16"),
     "pkg/settings.py": ("H = 8", "H = 16"),
+    "cfg_c.py": ("H = 8", "H = 16"),
     "config.py": ("hidden: int = 8", "hidden: int = 16"),
     "inst.py": ("Net(8)", "Net(16)"),
     "base_cfg.py": ("H = 8", "H = 16"),
@@ -263,6 +281,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         ("from_import:make", ["cfg_a.py", "from_import.py"]),
         ("module_attr:make", ["cfg_b.py", "module_attr.py"]),
         ("pkg.model:make", ["pkg/model.py", "pkg/settings.py"]),
+        ("sub_import:make", ["pkg/__init__.py", "pkg/settings.py", "sub_import.py"]),
+        ("local_import:make", ["cfg_c.py", "local_import.py"]),
         ("dcnet:Net", ["config.py", "dcnet.py"]),
         ("inst:MODEL", ["inst.py", "netdef.py"]),
         ("deep:make", ["base_cfg.py", "deep.py", "mid.py"]),
@@ -303,7 +323,7 @@ def test_reload_order_reloads_importers_after_what_they_import(site: Path) -> No
 def test_cache_notices_an_edited_config_and_rebinds_from_imports(site: Path) -> None:
     assert cache.cached_explain("from_import:make").total == BEFORE
     assert cache.cached_explain("module_attr:make").total == BEFORE
-    builds = cache.stats["builds"]
+    builds, reloads = cache.stats["builds"], cache.stats["reloads"]
     assert cache.cached_explain("from_import:make").total == BEFORE
     assert cache.stats["builds"] == builds  # served from the cache
 
@@ -311,6 +331,7 @@ def test_cache_notices_an_edited_config_and_rebinds_from_imports(site: Path) -> 
     # Reloading cfg_a alone would leave from_import.H == 8.
     assert cache.cached_explain("from_import:make").total == AFTER
     assert sys.modules["from_import"].H == 16
+    assert cache.stats["reloads"] == reloads + 2  # cfg_a and from_import; module_attr imports neither
     # The untouched target is still right, and built again (every count was dropped).
     assert cache.cached_explain("module_attr:make").total == BEFORE
     assert cache.stats["builds"] == builds + 2
