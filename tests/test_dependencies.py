@@ -368,3 +368,17 @@ def test_cache_reports_a_broken_edit_at_the_import_and_recovers(site: Path) -> N
     assert "importing 'from_import' failed" in info.value.message
     edit(site / "cfg_a.py", "H = = 8", "H = 16")
     assert cache.cached_explain("from_import:make").total == AFTER
+
+
+def test_cache_notices_an_edit_that_keeps_the_size_within_the_same_second(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's bytecode cache would take such a file for the one it compiled."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as users run Python (PYTHONDONTWRITEBYTECODE unset)
+    cfg = site / "cfg_a.py"
+    assert cache.cached_explain("from_import:make").total == BEFORE
+    assert list((site / "__pycache__").glob("cfg_a.*.pyc"))
+    stat = cfg.stat()
+    cfg.write_text(cfg.read_text().replace("H = 8", "H = 9"))
+    os.utime(cfg, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # the same second, the same size
+    assert cache.cached_explain("from_import:make").total == 7 * 9 + 2

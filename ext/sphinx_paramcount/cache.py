@@ -12,8 +12,11 @@ dropped, so the cache never serves a stale count.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
+from types import ModuleType
 
 from .api import explain
 from .formulas.registry import REGISTRY, default_registry
@@ -53,7 +56,10 @@ def _reload_edited() -> None:
     if not changed:
         return
     importlib.invalidate_caches()
+    edited = {os.path.realpath(p) for p in changed}
     for module in reload_order(changed, _seen):
+        if module.__file__ and os.path.realpath(module.__file__) in edited:
+            _forget_bytecode(module)
         try:
             importlib.reload(module)
         except (Exception, SystemExit):  # a SyntaxError, a NameError, sys.exit() at import
@@ -65,6 +71,19 @@ def _reload_edited() -> None:
         _seen.pop(path)  # recorded again, as it is now, by the next count that uses it
     # Other cached models may use the reloaded classes: drop them all.
     _entries.clear()
+
+
+def _forget_bytecode(module: ModuleType) -> None:
+    """Delete the module's cached bytecode, so that its reload compiles the source.
+
+    Python trusts a ``.pyc`` whose recorded source size and mtime, in whole
+    seconds, match the file: an edit in the same second that keeps the size
+    (``8`` to ``9``) would reload the old code.
+    """
+    cached = getattr(module, "__cached__", None)
+    if cached:
+        with contextlib.suppress(OSError):
+            os.remove(cached)
 
 
 def clear() -> None:
