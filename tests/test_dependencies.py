@@ -382,3 +382,20 @@ def test_cache_notices_an_edit_that_keeps_the_size_within_the_same_second(
     cfg.write_text(cfg.read_text().replace("H = 8", "H = 9"))
     os.utime(cfg, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # the same second, the same size
     assert cache.cached_explain("from_import:make").total == 7 * 9 + 2
+
+
+def test_sphinx_rebuild_in_one_process_counts_the_edited_config(site: Path, tmp_path: Path) -> None:
+    """Two builds in one process (as sphinx-autobuild and test sessions run them), one edit between."""
+    from sphinx.cmd.build import build_main
+
+    out, warnings = tmp_path / "out", tmp_path / "warnings.txt"
+    args = ["-q", "-b", "html", "-d", str(out / ".doctrees"), "-w", str(warnings), str(site), str(out)]
+    assert build_main(args) == 0, warnings.read_text()
+    edit(site / "cfg_a.py", "H = 8", "H = 16")
+    assert build_main(args) == 1
+    found = [
+        (page, line, subtype, message.partition(" (run ")[0])
+        for page, line, subtype, message in problems(warnings.read_text())
+    ]
+    assert found == [mismatch("from_import", "from_import:make")]
+    assert f"{AFTER:,}" in (out / "from_import.html").read_text()

@@ -50,7 +50,7 @@ def model_sources(model: Any, target: str = "", registry: FormulaRegistry | None
     roots.update(cls.__module__ for cls in classes)
     if registry is not None:
         roots.update(_formula_modules(classes, registry))
-    modules = closure(m for m in map(sys.modules.get, roots) if m is not None and is_user_module(m))
+    modules = _closure(m for m in map(sys.modules.get, roots) if m is not None and _is_user_module(m))
     return sorted({m.__file__ for m in modules if m.__file__})
 
 
@@ -63,7 +63,7 @@ def fingerprint(path: str) -> Fingerprint:
     return (st.st_mtime_ns, st.st_size)
 
 
-def closure(modules: Iterable[ModuleType]) -> list[ModuleType]:
+def _closure(modules: Iterable[ModuleType]) -> list[ModuleType]:
     """``modules`` and every user module they import, directly or not."""
     seen: dict[str, ModuleType] = {}
     todo = list(modules)
@@ -72,7 +72,7 @@ def closure(modules: Iterable[ModuleType]) -> list[ModuleType]:
         if module.__name__ in seen:
             continue
         seen[module.__name__] = module
-        todo.extend(user_imports(module))
+        todo.extend(_user_imports(module))
     return list(seen.values())
 
 
@@ -86,10 +86,10 @@ def reload_order(changed: Iterable[str], tracked: Iterable[str]) -> list[ModuleT
     entered.
     """
     wanted = {_real(p) for p in changed}
-    by_file = {_real(m.__file__): m for m in list(sys.modules.values()) if is_user_module(m) and m.__file__}
+    by_file = {_real(m.__file__): m for m in list(sys.modules.values()) if _is_user_module(m) and m.__file__}
     candidates = {by_file[f].__name__: by_file[f] for f in {*wanted, *map(_real, tracked)} if f in by_file}
     imports = {
-        name: [i.__name__ for i in user_imports(m) if i.__name__ in candidates] for name, m in candidates.items()
+        name: [i.__name__ for i in _user_imports(m) if i.__name__ in candidates] for name, m in candidates.items()
     }
     stale: set[str] = {m.__name__ for f, m in by_file.items() if f in wanted}
 
@@ -119,7 +119,7 @@ def reload_order(changed: Iterable[str], tracked: Iterable[str]) -> list[ModuleT
     return order
 
 
-def is_user_module(module: Any) -> bool:
+def _is_user_module(module: Any) -> bool:
     """A module loaded from a source file outside the libraries."""
     path = getattr(module, "__file__", None)
     if not isinstance(path, str) or not path.endswith(".py"):
@@ -127,7 +127,7 @@ def is_user_module(module: Any) -> bool:
     return not _in_library(path)
 
 
-def user_imports(module: ModuleType) -> Iterator[ModuleType]:
+def _user_imports(module: ModuleType) -> Iterator[ModuleType]:
     """The loaded user modules that ``module``'s import statements name (anywhere in its source)."""
     assert module.__file__ is not None
     package = module.__package__ or ""
@@ -140,7 +140,7 @@ def user_imports(module: ModuleType) -> Iterator[ModuleType]:
         # ``from pkg import name`` imports pkg, and pkg.name when that is a submodule.
         for name in [base, *(f"{base}.{n}" for n in names or ())]:
             found = sys.modules.get(name)
-            if found is not None and found is not module and is_user_module(found):
+            if found is not None and found is not module and _is_user_module(found):
                 yield found
 
 
