@@ -399,3 +399,11 @@ def test_sphinx_rebuild_in_one_process_counts_the_edited_config(site: Path, tmp_
     ]
     assert found == [mismatch("from_import", "from_import:make")]
     assert f"{AFTER:,}" in (out / "from_import.html").read_text()
+
+
+def test_cache_reports_a_deleted_config_at_the_import(site: Path) -> None:
+    assert cache.cached_explain("from_import:make").total == BEFORE
+    (site / "cfg_a.py").unlink()
+    with pytest.raises(ImportTargetError) as info:
+        cache.cached_explain("from_import:make")
+    assert info.value.message == "importing 'from_import' failed: ModuleNotFoundError: No module named 'cfg_a'"
