@@ -10,7 +10,6 @@ product of the tensor shapes and says why.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +17,7 @@ from .errors import FormulaError, LazyError
 from .formulas.expr import Expr, Sym, TensorSize, latex_int, legend, total
 from .formulas.registry import FormulaRegistry, default_registry
 from .report import Buffer, ModuleInfo, Report, Row, Tensor
+from .sources import model_sources
 
 
 def count_model(
@@ -84,7 +84,7 @@ def count_model(
     ]
     params = list(model.parameters())
     report = Report(
-        sources=model_sources(model),
+        sources=model_sources(model, target, registry),
         target=target,
         total=sum(int(p.numel()) for p in params),
         trainable=sum(int(p.numel()) for p in params if p.requires_grad),
@@ -127,27 +127,6 @@ def _quantized_notice(quantized: list[tuple[str, str]]) -> list[str]:
         f"{len(quantized)} quantized layers (the first: {name or '(root)'}, {cls}) keep their weights packed,"
         f" not as parameters, so they count 0; {advice}"
     ]
-
-
-@functools.cache
-def _library_roots() -> frozenset[str]:
-    import sysconfig
-
-    return frozenset(sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib"))
-
-
-def model_sources(model: Any) -> list[str]:
-    """Files of the user's own code that define the model's classes."""
-    import sys
-
-    library_roots = _library_roots()
-    files = set()
-    for cls in {type(m) for m in model.modules()}:
-        module = sys.modules.get(cls.__module__)
-        path = getattr(module, "__file__", None)
-        if path and not any(path.startswith(root) for root in library_roots) and "site-packages" not in path:
-            files.add(path)
-    return sorted(files)
 
 
 def _refuse_lazy(model: Any, nn: Any) -> None:

@@ -138,13 +138,19 @@ def default_registry() -> FormulaRegistry:
     return REGISTRY
 
 
-def load_formula_spec(spec: str) -> FormulaFn:
-    """Resolve ``"pkg.mod:function"`` (or dotted) to a callable, for config values."""
+def split_formula_spec(spec: str) -> tuple[str, str]:
+    """``"pkg.mod:fn"`` or ``"pkg.mod.fn"`` -> ``("pkg.mod", "fn")``; a part is empty when missing."""
     text = spec.strip()
     if ":" in text:
         mod_name, _, attr_path = text.partition(":")
     else:
         mod_name, _, attr_path = text.rpartition(".")
+    return mod_name, attr_path
+
+
+def load_formula_spec(spec: str) -> FormulaFn:
+    """Resolve ``"pkg.mod:function"`` (or dotted) to a callable, for config values."""
+    mod_name, attr_path = split_formula_spec(spec)
     if not mod_name or not attr_path:
         raise FormulaError(
             f"formula {spec!r} is not of the form 'pkg.module:function'",
