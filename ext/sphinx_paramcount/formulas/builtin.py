@@ -8,12 +8,14 @@ tensors.  The words of the legend follow the seed notebook's.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from .expr import Const, Expr, Sym, total
-from .registry import FormulaRegistry
+
+if TYPE_CHECKING:  # for the annotation only: the registry imports this module when first used
+    from .registry import FormulaRegistry
 
 
 def _dims(value: Any, n: int) -> tuple[int, ...]:
