@@ -43,6 +43,8 @@ OPTION_PROBLEMS = [
     ("myst.md", 13, "option", f"{LINEAR}: the directive takes no body, but has one"),
     ("myst.md", 19, "mismatch", f"stated total 13 for {LINEAR}, but the model has 10: -3 (-23.08%)"),
     ("myst.md", 26, "option", f"{LINEAR}: unknown option :formt: (did you mean :format:?)"),
+    ("myst.md", 32, "option", "the directive names no model"),
+    ("myst.md", 36, "option", "10 <>: the role names no model"),
     ("roles.rst", 4, "option", "10 <>: the role names no model"),
     ("roles.rst", 6, "option", f"10 <{LINEAR}: '10 <{LINEAR}' is not of the form 'count <target>'"),
     ("roles.rst", 8, "option", f"<{LINEAR}>: '<{LINEAR}>' is not of the form 'count <target>'"),
