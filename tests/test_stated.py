@@ -17,6 +17,7 @@ from sphinx_paramcount.stated import (
     describe_difference,
     parse_expect,
     parse_stated,
+    read_expect,
 )
 
 LLAMA_7B = 6_738_415_616
@@ -182,15 +183,26 @@ def test_parse_expect_empty(text: str) -> None:
     assert info.value.message == ":expect: is empty"
 
 
-@pytest.mark.parametrize(("text", "entry"), [("conv1", "conv1"), ("=448", "=448"), ("conv1=448, 66", "conv1=448, 66")])
+@pytest.mark.parametrize(("text", "entry"), [("conv1", "conv1"), ("=448", "=448"), ("conv1=448, 66", "66")])
 def test_parse_expect_malformed_entry(text: str, entry: str) -> None:
     with pytest.raises(OptionError) as info:
         parse_expect(text)
-    assert info.value.message.startswith(":expect: ")
-    if entry == "conv1=448, 66":  # no new name: the comma groups digits, so the count is malformed
-        assert info.value.message == ":expect: count for 'conv1' '448, 66' is not a number"
-    else:
-        assert info.value.message == f":expect: entry {entry!r} is not of the form row=count"
+    assert info.value.message == f":expect: entry {entry!r} is not of the form row=count"
+
+
+def test_read_expect_keeps_every_good_entry_whatever_is_wrong_with_the_others() -> None:
+    pairs, errors = read_expect("blocks.0=99, bogus, fc1=131,104, fc1=131,105, d.fc 1=6, fc2=6x")
+    assert [(name, count.value) for name, count in pairs] == [
+        ("blocks.0", 99),
+        ("fc1", 131_104),
+        ("fc1", 131_105),
+        ("d.fc 1", 6),
+    ]
+    assert [e.message for e in errors] == [
+        ":expect: entry 'bogus' is not of the form row=count",
+        ":expect: names row 'fc1' twice",
+        ":expect: count for 'fc2' '6x' is not a number: unknown unit 'x' (use K, M, B or G, T)",
+    ]
 
 
 def test_parse_expect_bad_count() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from .build import DEVICES
 from .errors import OptionError
 from .shapes import parse_input_shape
-from .stated import Claim, ClaimKey, parse_expect, parse_stated
+from .stated import Claim, ClaimKey, parse_stated, read_expect
 
 FORMATS = ("table", "derivation", "total")
 
@@ -107,9 +107,14 @@ def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "met
                 errors.append(OptionError(f":{name}: is a flag and takes no value, not {text.strip()!r}"))
             values[name] = True
             continue
+        if name == "expect":
+            pairs, problems = read_expect(text)
+            claims += [Claim(ClaimKey("row", row), count) for row, count in pairs]
+            errors += problems
+            continue
         if name in _CLAIMS:
             try:
-                claims.extend(_claims(name, text))
+                claims.append(Claim(ClaimKey(name), parse_stated(text, what=f":{name}:")))
             except OptionError as exc:
                 errors.append(exc)
             continue
@@ -138,12 +143,6 @@ def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "met
 
 
 _CLAIMS = ("total", "trainable", "expect")
-
-
-def _claims(name: str, text: str) -> list[Claim]:
-    if name == "expect":
-        return [Claim(ClaimKey("row", row), count) for row, count in parse_expect(text)]
-    return [Claim(ClaimKey(name), parse_stated(text, what=f":{name}:"))]
 
 
 def _text(text: str) -> str:

@@ -117,33 +117,49 @@ def parse_stated(text: str, *, what: str = "stated count") -> StatedCount:
     raise OptionError(f"{what} {s!r} is not a number{reason}", hint=FORMS_HINT)
 
 
-def parse_expect(text: str) -> list[tuple[str, StatedCount]]:
-    """``conv1=448, fc1=131,104`` -> [("conv1", 448), ("fc1", 131104)].
+_EXPECT_HINT = "write row=count pairs, e.g. 'conv1=448, fc1=131104'"
+# A comma separates entries unless it groups digits: followed by exactly three
+# digits and then the end, another comma or a space ("131,104, fc2=66").
+_ENTRY_SEPARATOR = re.compile(r",(?!\d{3}(?:[,\s]|$))\s*")
 
-    Commas both separate entries and group digits, so an entry is split at a
-    comma only where the next text starts a new ``name=``.
+
+def read_expect(text: str) -> tuple[list[tuple[str, StatedCount]], list[OptionError]]:
+    """``conv1=448, fc1=131,104`` -> ([("conv1", 448), ("fc1", 131104)], problems).
+
+    Every well-formed entry is returned, whatever is wrong with the others,
+    so one typo does not hide the drift of the rest.  A row named twice is
+    returned twice (both are checked) and reported.  Names are split from
+    counts at the last ``=``, so a row may be ``(root)``, a range of blocks
+    (``blocks.1–3``) or a ``ModuleDict`` key with spaces.
     """
     s = (text or "").strip()
     if not s:
-        raise OptionError(":expect: is empty", hint="write row=count pairs, e.g. 'conv1=448, fc1=131104'")
-    # A name may start with a digit (the rows of an nn.Sequential are "0", "1"),
-    # be "(root)", or be a range of repeated blocks ("blocks.1–3", en dash or hyphen).
-    entries = re.split(r",\s*(?=(?:\(root\)|\w[\w.\-–]*)\s*=)", s)
+        return [], [OptionError(":expect: is empty", hint=_EXPECT_HINT)]
     out: list[tuple[str, StatedCount]] = []
+    errors: list[OptionError] = []
     seen: set[str] = set()
-    for entry in entries:
-        name, eq, number = entry.partition("=")
+    for entry in _ENTRY_SEPARATOR.split(s):
+        name, eq, number = entry.rpartition("=")
         name = name.strip()
         if not eq or not name:
-            raise OptionError(
-                f":expect: entry {entry.strip()!r} is not of the form row=count",
-                hint="write row=count pairs, e.g. 'conv1=448, fc1=131104'",
-            )
+            errors.append(OptionError(f":expect: entry {entry.strip()!r} is not of the form row=count", hint=_EXPECT_HINT))
+            continue
         if name in seen:
-            raise OptionError(f":expect: names row {name!r} twice", hint="state each row once")
+            errors.append(OptionError(f":expect: names row {name!r} twice", hint="state each row once"))
         seen.add(name)
-        out.append((name, parse_stated(number, what=f":expect: count for {name!r}")))
-    return out
+        try:
+            out.append((name, parse_stated(number, what=f":expect: count for {name!r}")))
+        except OptionError as exc:
+            errors.append(exc)
+    return out, errors
+
+
+def parse_expect(text: str) -> list[tuple[str, StatedCount]]:
+    """``read_expect``, raising its first problem: for callers that need every entry right."""
+    pairs, errors = read_expect(text)
+    if errors:
+        raise errors[0]
+    return pairs
 
 
 def describe_difference(stated: StatedCount, actual: int) -> str:
