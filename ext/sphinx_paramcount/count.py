@@ -150,7 +150,7 @@ def _counted_parameters(model: Any, torch: Any) -> tuple[dict[int, Any], list[st
     notices = []
     if len(counted) < len(yielded):
         notices.append(
-            f"{type(model).__name__}.parameters() yields {len(yielded) - len(counted)} tensor(s) more than once;"
+            f"{type(model).__name__}.parameters() yields {len(yielded)} tensors but only {len(counted)} distinct ones;"
             " each is counted once"
         )
     return counted, notices
@@ -168,7 +168,7 @@ def _why_not_yielded(model: Any, nn: Any) -> str:
     for cls in type(model).__mro__:
         if cls is nn.Module:
             break
-        for method in ("parameters", "named_parameters"):
+        for method in ("named_parameters", "parameters"):  # parameters() calls named_parameters()
             if method in vars(cls):
                 return f"registered, but {cls.__name__}.{method}() does not yield it"
     return "registered, but model.parameters() does not yield it"

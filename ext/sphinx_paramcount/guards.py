@@ -17,6 +17,7 @@ is built.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import sys
@@ -218,12 +219,23 @@ def _text(value: Value) -> str:
 
 
 class _Refused:
-    """Stands in for a torch.hub download function while a model is built."""
+    """Stands in for a torch.hub download function: refuses while a model is built, else calls the original.
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    Installed once and left in place: a module imported during a build may
+    bind the function by name (``from torch.hub import
+    load_state_dict_from_url``, as torchvision does), and must get the
+    original back, not a refusal, once the build is over.
+    """
+
+    active = 0  # builds under way (nested: a forward pass inside a build)
+
+    def __init__(self, name: str, original: Callable[..., Any]) -> None:
+        self.name, self.original = name, original
+        functools.update_wrapper(self, original)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not _Refused.active:
+            return self.original(*args, **kwargs)
         url = next((a for a in args if isinstance(a, str)), kwargs.get("url", ""))
         raise WeightsError(
             f"building the model tried to download {url or 'a file'} (torch.hub.{self.name}); counting never needs "
@@ -236,32 +248,39 @@ _HUB_FUNCTIONS = ("load_state_dict_from_url", "download_url_to_file", "load")
 _HF_OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
+def _install_refusals() -> None:
+    import torch.hub
+
+    for name in _HUB_FUNCTIONS:
+        fn = getattr(torch.hub, name, None)
+        if fn is not None and not isinstance(fn, _Refused):
+            setattr(torch.hub, name, _Refused(name, fn))
+
+
 @contextlib.contextmanager
 def downloads_refused() -> Iterator[None]:
     """Every torch.hub download fails at once; the Hugging Face hub is offline; both restored after."""
-    import torch.hub
-
-    saved_hub = {name: getattr(torch.hub, name) for name in _HUB_FUNCTIONS if hasattr(torch.hub, name)}
+    _install_refusals()
     saved_env = {name: os.environ.get(name) for name in _HF_OFFLINE}
     # huggingface_hub reads the variable once, when imported: set its constant too if it is loaded.
-    constants = sys.modules.get("huggingface_hub.constants")
+    constants: Any = sys.modules.get("huggingface_hub.constants")
     saved_constant = getattr(constants, "HF_HUB_OFFLINE", None)
-    for name in saved_hub:
-        setattr(torch.hub, name, _Refused(name))
     os.environ["HF_HUB_OFFLINE"] = "1"
     if constants is not None:
         constants.HF_HUB_OFFLINE = True
+    _Refused.active += 1
     try:
         yield
     finally:
-        for name, fn in saved_hub.items():
-            setattr(torch.hub, name, fn)
+        _Refused.active -= 1
+        if _Refused.active:
+            return  # an outer build is still under way: it restores the environment
         for name, value in saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        constants_now = sys.modules.get("huggingface_hub.constants")
+        constants_now: Any = sys.modules.get("huggingface_hub.constants")
         if constants_now is not None:
             # Imported during the build, it read our "1": give it what the user's environment says.
             offline = saved_constant if constants is not None else _env_true(saved_env)
