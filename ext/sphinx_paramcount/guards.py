@@ -273,18 +273,21 @@ def downloads_refused() -> Iterator[None]:
         yield
     finally:
         _Refused.active -= 1
-        if _Refused.active:
-            return  # an outer build is still under way: it restores the environment
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        constants_now: Any = sys.modules.get("huggingface_hub.constants")
-        if constants_now is not None:
-            # Imported during the build, it read our "1": give it what the user's environment says.
-            offline = saved_constant if constants is not None else _env_true(saved_env)
-            constants_now.HF_HUB_OFFLINE = bool(offline)
+        if not _Refused.active:  # else an outer build is still under way: it restores the environment
+            _restore_offline(saved_env, constants, saved_constant)
+
+
+def _restore_offline(saved_env: dict[str, str | None], constants: Any, saved_constant: Any) -> None:
+    for name, value in saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    constants_now: Any = sys.modules.get("huggingface_hub.constants")
+    if constants_now is not None:
+        # Imported during the build, it read our "1": give it what the user's environment says.
+        offline = saved_constant if constants is not None else _env_true(saved_env)
+        constants_now.HF_HUB_OFFLINE = bool(offline)
 
 
 def _env_true(env: dict[str, str | None]) -> bool:
