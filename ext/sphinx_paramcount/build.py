@@ -131,8 +131,8 @@ def _import_names(value: Value) -> None:
 def _check_callable_without_arguments(obj: Any, text: str) -> None:
     try:
         sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return  # builtins without a signature: let the call decide
+    except Exception:  # builtins without a signature, a user's __signature__ that raises: let the call decide
+        return
     missing = [
         p.name
         for p in sig.parameters.values()

@@ -48,7 +48,9 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
     """
     import torch
 
-    names = {id(m): n for n, m in model.named_modules()}
+    # nn.Module's own walk: a model may override named_modules() or modules() with anything.
+    named = list(torch.nn.Module.named_modules(model))
+    names = {id(m): n for n, m in named}
     shapes: dict[str, str] = {}
     running: list[str] = []
     handles = []
@@ -60,7 +62,7 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
         name = running.pop() if running else names.get(id(module), "?")
         shapes.setdefault(name, _shape_of(output))
 
-    for m in model.modules():
+    for _, m in named:
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
     # Run where the parameters are: meta for built targets, the instance's device otherwise.
@@ -68,7 +70,7 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
     device = next(
         (
             p.device
-            for m in model.modules()
+            for _, m in named
             for p in m._parameters.values()
             if isinstance(p, torch.Tensor) and not isinstance(p, torch.nn.parameter.UninitializedParameter)
         ),
@@ -84,7 +86,7 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
         if not running:
             layer = ""
         elif running[-1]:
-            layer = f" in layer {running[-1]!r} ({type(dict(model.named_modules())[running[-1]]).__name__})"
+            layer = f" in layer {running[-1]!r} ({type(dict(named)[running[-1]]).__name__})"
         else:
             layer = f" in {type(model).__name__}.forward itself"
         raise InstantiateError(
