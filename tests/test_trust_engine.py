@@ -65,6 +65,7 @@ def torch_state() -> dict[str, Any]:
         "precision": torch.get_float32_matmul_precision(),
         "print": torch._tensor_str.PRINT_OPTS.precision,
         "warn_always": torch.is_warn_always_enabled(),
+        "autocast": torch.is_autocast_enabled("cpu"),
         "rng": torch.random.get_rng_state().tolist(),
         "modes": len(torch.overrides._get_current_function_mode_stack()),
         # No getter for flush-denormal: a denormal survives only while it is off.
@@ -87,6 +88,7 @@ SETTINGS_CHANGED = [
     "print_options",
     "warn_always",
     "device_context",
+    "autocast",
 ]
 
 

@@ -54,6 +54,14 @@ def _settings(torch: Any) -> list[tuple[Callable[[], Any], Callable[[Any], Any]]
         (random.getstate, random.setstate),
         (lambda: dict(vars(torch._tensor_str.PRINT_OPTS)), lambda v: vars(torch._tensor_str.PRINT_OPTS).update(v)),
     ]
+    for device in ("cpu", "cuda"):  # autocast, per device type: enabled and its dtype
+        pairs.append(
+            (
+                lambda d=device: (torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)),
+                lambda v, d=device: (torch.set_autocast_enabled(d, v[0]), torch.set_autocast_dtype(d, v[1])),
+            )
+        )
+    pairs.append((torch.is_autocast_cache_enabled, torch.set_autocast_cache_enabled))
     for flag in ("deterministic", "benchmark", "enabled", "allow_tf32"):
         if hasattr(backends.cudnn, flag):
             pairs.append(_attribute(backends.cudnn, flag))
@@ -74,7 +82,7 @@ def torch_state_kept() -> Iterator[None]:
     """Put torch's process-wide settings back as they were, however the block ends.
 
     Kept: default dtype (and so the default tensor type), default device and
-    any torch-function mode left entered, grad mode, deterministic
+    any torch-function mode left entered, grad mode, autocast, deterministic
     algorithms, anomaly mode, thread count, float32 matmul precision, warn
     always, print options, cuDNN/TF32 flags, and the torch, ``random`` and
     NumPy random states.  Flush-denormal has no getter in torch: a call made

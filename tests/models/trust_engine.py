@@ -54,6 +54,7 @@ def changes(setting: str) -> nn.Module:
         "print_options": lambda: torch.set_printoptions(precision=2),
         "warn_always": lambda: torch.set_warn_always(True),
         "device_context": lambda: torch.device("meta").__enter__(),  # entered, never left
+        "autocast": lambda: torch.set_autocast_enabled("cpu", True),
     }[setting]()
     return nn.Linear(3, 2)
 
