@@ -55,12 +55,7 @@ def _settings(torch: Any) -> list[tuple[Callable[[], Any], Callable[[Any], Any]]
         (lambda: dict(vars(torch._tensor_str.PRINT_OPTS)), lambda v: vars(torch._tensor_str.PRINT_OPTS).update(v)),
     ]
     for device in ("cpu", "cuda"):  # autocast, per device type: enabled and its dtype
-        pairs.append(
-            (
-                lambda d=device: (torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)),
-                lambda v, d=device: (torch.set_autocast_enabled(d, v[0]), torch.set_autocast_dtype(d, v[1])),
-            )
-        )
+        pairs.append(_autocast(torch, device))
     pairs.append((torch.is_autocast_cache_enabled, torch.set_autocast_cache_enabled))
     for flag in ("deterministic", "benchmark", "enabled", "allow_tf32"):
         if hasattr(backends.cudnn, flag):
@@ -71,6 +66,17 @@ def _settings(torch: Any) -> list[tuple[Callable[[], Any], Callable[[Any], Any]]
     if numpy is not None:  # only if imported already: a build must not cost a numpy import
         pairs.append((numpy.random.get_state, numpy.random.set_state))
     return pairs
+
+
+def _autocast(torch: Any, device: str) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
+    def read() -> tuple[bool, Any]:
+        return torch.is_autocast_enabled(device), torch.get_autocast_dtype(device)
+
+    def write(value: tuple[bool, Any]) -> None:
+        torch.set_autocast_enabled(device, value[0])
+        torch.set_autocast_dtype(device, value[1])
+
+    return read, write
 
 
 def _attribute(owner: Any, name: str) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
