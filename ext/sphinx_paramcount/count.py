@@ -74,20 +74,9 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
             continue
         recurse = bool(found and found[0].covers_children)
         own = list(nn.Module.named_parameters(module, recurse=recurse, remove_duplicate=False))
-        if not own:
-            continue
-        if recurse:
+        if recurse and own:
             covered.append(name)
-        tensors = []
-        for pname, p in own:
-            qualified = f"{name}.{pname}" if name else pname
-            if id(p) not in counted:
-                left_out.setdefault(id(p), NotCounted(qualified, _shape(p), int(p.numel()), reason))
-                continue
-            shared_with = seen.get(id(p))
-            if shared_with is None:
-                seen[id(p)] = qualified
-            tensors.append(_tensor(qualified, p, shared_with))
+        tensors = _counted_tensors(name, own, counted, seen, left_out, reason)
         if not tensors:
             continue
         # A module missing some tensors from the count gets the shape product of the rest.
@@ -126,6 +115,28 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
     return report
 
 
+def _counted_tensors(
+    name: str,
+    own: list[tuple[str, Any]],
+    counted: dict[int, Any],
+    seen: dict[int, str],
+    left_out: dict[int, NotCounted],
+    reason: str,
+) -> list[Tensor]:
+    """A module's tensors that the count includes; the others go to ``left_out``; ``seen`` learns the new ones."""
+    tensors = []
+    for pname, p in own:
+        qualified = f"{name}.{pname}" if name else pname
+        if id(p) not in counted:
+            left_out.setdefault(id(p), NotCounted(qualified, _shape(p), int(p.numel()), reason))
+            continue
+        shared_with = seen.get(id(p))
+        if shared_with is None:
+            seen[id(p)] = qualified
+        tensors.append(_tensor(qualified, p, shared_with))
+    return tensors
+
+
 def _counted_parameters(model: Any, torch: Any) -> tuple[dict[int, Any], list[str]]:
     """What the counting rule counts: ``model.parameters()``, each tensor once, by id, in order."""
     try:
@@ -145,7 +156,11 @@ def _counted_parameters(model: Any, torch: Any) -> tuple[dict[int, Any], list[st
                 hint="parameters() must yield torch.nn.Parameter objects",
             )
         if isinstance(p, torch.nn.parameter.UninitializedParameter):
-            _refuse_lazy([("(unregistered)", _Holder(p))], torch.nn)
+            raise LazyError(
+                f"{type(model).__name__}.parameters() yields a lazy parameter whose size is not known until a "
+                "forward pass",
+                hint="give an input shape (':input-shape:' in the directive, '--input-shape' on the command line)",
+            )
         counted.setdefault(id(p), p)
     notices = []
     if len(counted) < len(yielded):
@@ -154,13 +169,6 @@ def _counted_parameters(model: Any, torch: Any) -> tuple[dict[int, Any], list[st
             " each is counted once"
         )
     return counted, notices
-
-
-class _Holder:
-    """A stand-in module holding one parameter, for ``_refuse_lazy``'s message."""
-
-    def __init__(self, p: Any) -> None:
-        self._parameters = {"p": p}
 
 
 def _why_not_yielded(model: Any, nn: Any) -> str:
