@@ -435,6 +435,8 @@ def test_targets_that_ask_for_weights_are_refused_before_anything_is_imported(ta
         "transformers.AutoModelForCausalLM.from_config(transformers.GPT2Config(n_layer=1))",
         "tests.models.custom:Adapter",
         "torch.nn.Linear(2, 3)",
+        'torch.hub.load("/path/to/repo", "net", source="local")',
+        "tests.models.custom:Adapter(weights=[1, 2])",  # a user's own weights= argument is not ours to judge
     ],
 )
 def test_targets_without_weights_pass_the_check(target):

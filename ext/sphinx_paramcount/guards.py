@@ -191,7 +191,8 @@ def refuse_weights(spec: Ref | Call) -> None:
     """``WeightsError`` if the target asks for trained weights; checked before anything is imported."""
     for call in _calls(spec):
         name = call.func.parts[-1]
-        if name == "from_pretrained" or (name == "load" and call.func.parts[:-1][-1:] == ("hub",)):
+        local = ("source", Literal("local")) in call.kwargs  # torch.hub.load of a repository on disk
+        if name == "from_pretrained" or (name == "load" and call.func.parts[-2:-1] == ("hub",) and not local):
             raise WeightsError(
                 f"{call.func.text}(...) {_FETCHING_CALLS[name]}; counting never needs them, and a docs build must not "
                 "download",
@@ -248,7 +249,7 @@ class _Refused:
         functools.update_wrapper(self, original)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not _Refused.active:
+        if not _Refused.active or (self.name == "load" and kwargs.get("source") == "local"):
             return self.original(*args, **kwargs)
         url = next((a for a in args if isinstance(a, str)), kwargs.get("url", ""))
         raise WeightsError(
