@@ -98,7 +98,7 @@ def torch_state_kept() -> Iterator[None]:
 
     pairs = _settings(torch)
     saved = [read() for read, _ in pairs]
-    modes = _function_modes(torch)
+    modes = _FunctionModes(torch)
     flush = _FlushDenormalWatch(torch)
     try:
         with flush:
@@ -148,10 +148,6 @@ class _FunctionModes:
             _push_mode(mode)
         self.torch._GLOBAL_DEVICE_CONTEXT.device_context = self.context
         self.device_module.CURRENT_DEVICE = self.current
-
-
-def _function_modes(torch: Any) -> _FunctionModes:
-    return _FunctionModes(torch)
 
 
 class _FlushDenormalWatch:
