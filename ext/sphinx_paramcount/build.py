@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InstantiateError, ParamcountError, TargetError
+from .errors import InstantiateError, ParamcountError, TargetError, brief
+from .guards import downloads_refused, offline_refusal, refuse_weights, torch_state_kept
 from .target import Call, Container, Ref, Value, call, parse_target, resolve_ref
 
 DEVICES = ("meta", "cpu")
@@ -38,43 +39,74 @@ class Built:
 
 
 def build_model(text: str, device: str = "meta") -> Built:
-    """Parse, import and build the target; raise a ``ParamcountError`` on failure."""
+    """Parse, import and build the target; raise a ``ParamcountError`` on failure.
+
+    Torch's process-wide settings are as they were afterwards, whatever the
+    target's code did (``guards.torch_state_kept``), and nothing is downloaded.
+    """
     if device not in DEVICES:
         raise TargetError(f"unknown device {device!r}", hint=f"use one of {', '.join(DEVICES)}")
     spec = parse_target(text)
+    refuse_weights(spec)  # before importing anything: a clear error at once, not a download
+    with torch_state_kept(), downloads_refused():
+        label, notices, obj, factory = _resolve(spec)
+        if factory is None:
+            return Built(obj, "instance", notices)
+        built = _build_with_fallback(factory, label, device)
     import torch.nn as nn
 
+    if not isinstance(built.module, nn.Module):
+        raise InstantiateError(
+            f"{label!r} returned a {type(built.module).__name__}, not an nn.Module",
+            hint="the target must build a torch.nn.Module",
+        )
+    built.notices[:0] = notices
+    return built
+
+
+def _resolve(spec: Ref | Call) -> tuple[str, list[str], Any, Callable[[], Any] | None]:
+    """Import what the target names: (label, notices, the object, the factory to call or ``None``).
+
+    What the user's modules print or warn while imported becomes one notice,
+    located at the directive that imported them; if the import fails, it is
+    part of the error, since it often says why.
+    """
+    import torch.nn as nn
+
+    label = spec.text if isinstance(spec, Ref) else spec.func.text
+    failed: ParamcountError | None = None
+    with _captured_output(record_warnings=True) as printed:
+        try:
+            obj = resolve_ref(spec if isinstance(spec, Ref) else spec.func)
+            if isinstance(spec, Call):
+                _import_names(spec)
+        except ParamcountError as exc:
+            failed = exc
+    output = _output_lines(printed)
+    if failed is not None:
+        if output:
+            failed.message = f"{failed.message}; while importing, it printed: {'; '.join(output)[:300]}"
+        raise failed
+    notices = [f"{label} printed while its modules were imported: {'; '.join(output)[:200]}"] if output else []
     if isinstance(spec, Ref):
-        obj = resolve_ref(spec)
         if isinstance(obj, nn.Module):
-            return Built(obj, "instance")
+            return label, notices, obj, None
         if not callable(obj):
             raise InstantiateError(
                 f"{spec.text!r} is a {type(obj).__name__}, not an nn.Module, a class or a factory",
                 hint="name a torch.nn.Module subclass, a function returning one, or a module instance",
             )
         _check_callable_without_arguments(obj, spec.text)
-        factory: Callable[[], Any] = obj
-        label = spec.text
-    else:
-        func = resolve_ref(spec.func)
-        if not callable(func):
-            raise InstantiateError(f"{spec.func.text!r} is a {type(func).__name__}, which cannot be called")
-        call_spec: Call = spec
-        _import_names(call_spec)
+        return label, notices, obj, obj
+    if not callable(obj):
+        raise InstantiateError(f"{spec.func.text!r} is a {type(obj).__name__}, which cannot be called")
+    call_spec: Call = spec
+    func = obj
 
-        def factory() -> Any:
-            return call(func, call_spec)
+    def factory() -> Any:
+        return call(func, call_spec)
 
-        label = spec.func.text
-
-    built = _build_with_fallback(factory, label, device)
-    if not isinstance(built.module, nn.Module):
-        raise InstantiateError(
-            f"{label!r} returned a {type(built.module).__name__}, not an nn.Module",
-            hint="the target must build a torch.nn.Module",
-        )
-    return built
+    return label, notices, func, factory
 
 
 def _import_names(value: Value) -> None:
@@ -99,8 +131,8 @@ def _import_names(value: Value) -> None:
 def _check_callable_without_arguments(obj: Any, text: str) -> None:
     try:
         sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return  # builtins without a signature: let the call decide
+    except Exception:  # builtins without a signature, a user's __signature__ that raises: let the call decide
+        return
     missing = [
         p.name
         for p in sig.parameters.values()
@@ -121,47 +153,64 @@ def _build_with_fallback(factory: Callable[[], Any], label: str, device: str) ->
         try:
             with _captured_output() as printed, _strategy(method):
                 module = factory()
-        except (KeyboardInterrupt, GeneratorExit, ParamcountError):
-            raise  # ParamcountError: the target's own error (a nested call of a non-callable)
+        except (KeyboardInterrupt, ParamcountError):
+            raise  # ParamcountError: the target's own error (a nested call of a non-callable, a download)
         except SystemExit as exc:
             raise InstantiateError(
                 f"building {label!r} called sys.exit({exc.code!r})",
                 hint="a model constructor must not exit the process",
             ) from exc
         except Exception as exc:
+            refusal = offline_refusal(exc)
+            if refusal is not None:
+                raise refusal from exc
             failures.append((method, exc))
             continue
+        except BaseException as exc:  # CancelledError, GeneratorExit, a user's own: this directive's error only
+            raise InstantiateError(
+                f"building {label!r} raised {type(exc).__name__} (a BaseException, not an Exception): "
+                f"{brief(exc, 300)}",
+                hint="a model constructor should raise an Exception subclass, or better none",
+            ) from exc
         notices = []
         if failures:  # say how, and why the faster way did not work
             first_method, first = failures[0]
             notices.append(
-                f"{label}: {METHOD_TEXT[method]}; the {first_method} build raised {type(first).__name__}: {_brief(first)}"
+                f"{label}: {METHOD_TEXT[method]}; the {first_method} build raised {type(first).__name__}: {brief(first)}"
             )
-        lines = [line.strip() for line in printed.getvalue().splitlines() if line.strip()]
+        lines = _output_lines(printed)
         if lines:  # one line, so that no unlocated text reaches the build log
             notices.append(f"{label} printed while being built: {'; '.join(lines)[:200]}")
         return Built(module, method, notices)
     last_method, last = failures[-1]
     raise InstantiateError(
-        f"building {label!r} raised {type(last).__name__}: {_brief(last, 300)}",
+        f"building {label!r} raised {type(last).__name__}: {brief(last, 300)}",
         hint="check the constructor's arguments in the target",
     ) from last
 
 
-def _brief(exc: BaseException, limit: int = 200) -> str:
-    """An exception's first line, cut short: torch's dispatcher errors list every backend over pages."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else ""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 @contextlib.contextmanager
-def _captured_output() -> Iterator[io.StringIO]:
-    # A constructor's prints (to stdout or stderr) and warnings must not garble the build log.
+def _captured_output(record_warnings: bool = False) -> Iterator[io.StringIO]:
+    """A constructor's or an import's prints (stdout, stderr) and warnings, kept out of the build log.
+
+    With ``record_warnings``, the warnings that would have been shown (the
+    filters are left as they are) are written to the buffer as
+    ``Category: message`` lines; otherwise they are dropped.
+    """
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield buffer
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        with warnings.catch_warnings(record=record_warnings) as caught:
+            if not record_warnings:
+                warnings.simplefilter("ignore")
+            try:
+                yield buffer
+            finally:
+                for w in caught or ():
+                    buffer.write(f"{w.category.__name__}: {w.message}\n")
+
+
+def _output_lines(buffer: io.StringIO) -> list[str]:
+    return [line.strip() for line in buffer.getvalue().splitlines() if line.strip()]
 
 
 @contextlib.contextmanager

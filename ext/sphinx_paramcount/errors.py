@@ -56,3 +56,28 @@ class LazyError(ParamcountError):
     """The model has lazy (uninitialised) parameters that cannot be counted yet."""
 
     subtype = "lazy"
+
+
+class WeightsError(ParamcountError):
+    """The target asks for trained weights, or building it tried to download them."""
+
+    subtype = "weights"
+
+
+class UncountableError(ParamcountError):
+    """The model was built, but something about it cannot be counted (a method that raises, odd values)."""
+
+    subtype = "model"
+
+
+def brief(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line, cut short; safe when the user's ``__str__`` itself raises.
+
+    Torch's dispatcher errors list every backend over pages, hence the cut.
+    """
+    try:
+        lines = str(exc).strip().splitlines()
+    except Exception:
+        return f"(its message could not be read: {type(exc).__name__}.__str__ raised)"
+    text = lines[0] if lines else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -80,6 +80,21 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"Trainable: {fmt(report.trainable)}   Frozen: {fmt(report.frozen)}")
     if report.buffers:
         lines.append(f"Buffers (not parameters): {fmt(report.buffer_total)}")
+    lines += not_counted_lines(report)
+    return lines
+
+
+def not_counted_lines(report: Report, sep: str = ",") -> list[str]:
+    """Registered tensors left out of the total, one line per reason, with their names."""
+    by_reason: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
+    for t in report.not_counted:
+        by_reason.setdefault(t.reason, []).append(f"{t.name} ({fmt(t.numel, sep)})")
+        sizes[t.reason] = sizes.get(t.reason, 0) + t.numel
+    lines = []
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        lines.append(f"Not counted: {fmt(sizes[reason], sep)} in {len(names)} tensor(s), {reason}: {shown}")
     return lines
 
 

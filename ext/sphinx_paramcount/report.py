@@ -63,6 +63,16 @@ class Buffer:
 
 
 @dataclass(frozen=True)
+class NotCounted:
+    """A registered parameter tensor that ``model.parameters()`` does not yield, so not in the total."""
+
+    name: str  # qualified, as registered: "teacher.fc.weight"
+    shape: tuple[int, ...]
+    numel: int
+    reason: str  # "registered, but Distiller.parameters() does not yield it"
+
+
+@dataclass(frozen=True)
 class ModuleInfo:
     """Every module of the tree, for grouping rows by depth: name, type, label."""
 
@@ -86,6 +96,9 @@ class Report:
     # Source files (outside site-packages) defining the model's module classes:
     # editing one must make the pages that use the model re-read.
     sources: list[str] = field(default_factory=list)
+    # Registered parameter tensors that model.parameters() does not yield (an
+    # override, e.g. a distillation wrapper exposing only its student): shown apart.
+    not_counted: list[NotCounted] = field(default_factory=list)
 
     @property
     def frozen(self) -> int:
@@ -99,6 +112,10 @@ class Report:
     def type_name(self) -> str:
         root = next((m for m in self.modules if m.name == ""), None)
         return root.type if root else ""
+
+    @property
+    def not_counted_total(self) -> int:
+        return sum(t.numel for t in self.not_counted)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -115,6 +132,10 @@ class Report:
             "rows": [row_json(r) for r in (self.rows if rows is None else rows)],
             "bytes": dict(self.bytes_by_dtype),
             "notices": list(self.notices),
+            "not_counted": [
+                {"name": t.name, "shape": list(t.shape), "params": t.numel, "reason": t.reason}
+                for t in self.not_counted
+            ],
         }
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .errors import InstantiateError, OptionError
+from .errors import InstantiateError, OptionError, ParamcountError, brief
+from .guards import downloads_refused, torch_state_kept
 
 _SHAPE = re.compile(r"^\s*\(?\s*\d+(\s*,\s*\d+)*\s*,?\s*\)?\s*$", re.ASCII)
 
@@ -47,7 +48,9 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
     """
     import torch
 
-    names = {id(m): n for n, m in model.named_modules()}
+    # nn.Module's own walk: a model may override named_modules() or modules() with anything.
+    named = list(torch.nn.Module.named_modules(model))
+    names = {id(m): n for n, m in named}
     shapes: dict[str, str] = {}
     running: list[str] = []
     handles = []
@@ -59,24 +62,35 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
         name = running.pop() if running else names.get(id(module), "?")
         shapes.setdefault(name, _shape_of(output))
 
-    for m in model.modules():
+    for _, m in named:
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
     # Run where the parameters are: meta for built targets, the instance's device otherwise.
-    real = [p for p in model.parameters() if not isinstance(p, torch.nn.parameter.UninitializedParameter)]
-    device = real[0].device if real else torch.device("meta")
+    # (Registered tensors, not parameters(): a model may override that to yield anything.)
+    device = next(
+        (
+            p.device
+            for _, m in named
+            for p in m._parameters.values()
+            if isinstance(p, torch.Tensor) and not isinstance(p, torch.nn.parameter.UninitializedParameter)
+        ),
+        torch.device("meta"),
+    )
     try:
-        with torch.no_grad():
+        # The forward pass is the user's code too: it must not change what later pages show.
+        with torch_state_kept(), downloads_refused(), torch.no_grad():
             model(torch.zeros(shape, device=device))
-    except Exception as exc:
+    except (KeyboardInterrupt, ParamcountError):
+        raise
+    except BaseException as exc:  # SystemExit, CancelledError ...: this directive's error, not the build's
         if not running:
             layer = ""
         elif running[-1]:
-            layer = f" in layer {running[-1]!r} ({type(dict(model.named_modules())[running[-1]]).__name__})"
+            layer = f" in layer {running[-1]!r} ({type(dict(named)[running[-1]]).__name__})"
         else:
             layer = f" in {type(model).__name__}.forward itself"
         raise InstantiateError(
-            f"the forward pass with input shape {shape} failed{layer}: {type(exc).__name__}: {exc}",
+            f"the forward pass with input shape {shape} failed{layer}: {type(exc).__name__}: {brief(exc, 300)}",
             hint="check :input-shape: against what the model expects (batch first)",
         ) from exc
     finally:

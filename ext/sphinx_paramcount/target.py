@@ -208,7 +208,9 @@ def resolve_ref(ref: Ref) -> Any:
             if exc.name is not None and (mod_name == exc.name or mod_name.startswith(exc.name + ".")):
                 continue
             raise _import_error(_failed_module(parts[:cut]), ref.text, exc) from exc
-        except (Exception, SystemExit) as exc:  # sys.exit() at import must not end the build silently
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit(), CancelledError ... at import must not end the build
             raise _import_error(_failed_module(parts[:cut]), ref.text, exc) from exc
         return _follow(obj, parts[cut:], mod_name, ref.text)
     raise ImportTargetError(
@@ -233,7 +235,9 @@ def _failed_module(parts: tuple[str, ...]) -> str:
 def _import(mod_name: str, text: str) -> Any:
     try:
         return importlib.import_module(mod_name)
-    except (Exception, SystemExit) as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         raise _import_error(mod_name, text, exc) from exc
 
 
@@ -263,7 +267,9 @@ def _follow(obj: Any, attrs: tuple[str, ...], where: str, text: str) -> Any:
             close = difflib.get_close_matches(attr, [n for n in dir(obj) if not n.startswith("__")], n=3)
             hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else "check the name"
             raise ImportTargetError(f"{where!r} has no attribute {attr!r} (target {text!r})", hint=hint) from None
-        except Exception as exc:  # a property or lazy module that raises on access
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a property or lazy module that raises on access
             raise ImportTargetError(f"reading {where}.{attr} failed: {type(exc).__name__}: {exc}") from exc
         where = f"{where}.{attr}"
     return obj

@@ -13,7 +13,7 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..count import latex_sum
-from ..render import counted, fmt, plain, size_text, type_cell
+from ..render import counted, fmt, not_counted_lines, plain, size_text, type_cell
 from ..report import Report, Row
 from .table import math, setup_table
 
@@ -27,6 +27,7 @@ def summary(report: Report, sep: str) -> list[nodes.Node]:
         parts.append(f"Trainable: {fmt(report.trainable, sep)}. Frozen: {fmt(report.frozen, sep)}.")
     if report.buffers:
         parts.append(f"Buffers (not parameters, not in the total): {fmt(report.buffer_total, sep)}.")
+    parts += [f"{line}." for line in not_counted_lines(report, sep)]
     if not parts:
         return []
     return [nodes.paragraph(" ".join(parts), " ".join(parts), classes=["paramcount-summary"])]
