@@ -142,7 +142,9 @@ def read_expect(text: str) -> tuple[list[tuple[str, StatedCount]], list[OptionEr
         name, eq, number = entry.rpartition("=")
         name = name.strip()
         if not eq or not name:
-            errors.append(OptionError(f":expect: entry {entry.strip()!r} is not of the form row=count", hint=_EXPECT_HINT))
+            errors.append(
+                OptionError(f":expect: entry {entry.strip()!r} is not of the form row=count", hint=_EXPECT_HINT)
+            )
             continue
         if name in seen:
             errors.append(OptionError(f":expect: names row {name!r} twice", hint="state each row once"))
