@@ -30,12 +30,17 @@ OPTION_PROBLEMS = [
     ("index.rst", 15, "option", f"{LINEAR}: option :total: is given twice"),
     ("index.rst", 15, "mismatch", f"stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%)"),
     ("index.rst", 21, "option", f"{LINEAR}: the directive takes no body, but has one"),
-    ("index.rst", 26, "option", "torch.nn.Linear(4, 3): the option lines :total:, :caption: follow a blank line"),
+    ("index.rst", 26, "option", "torch.nn.Linear(4, 3): the options :total:, :caption: are not directly under the target line"),
     ("index.rst", 26, "mismatch", "stated total 16 for torch.nn.Linear(4, 3), but the model has 15: -1 (-6.25%)"),
     ("index.rst", 31, "option", f"{LINEAR}: :expand-repeats: is a flag and takes no value, not 'yes'"),
     ("index.rst", 31, "option", f"{LINEAR}: :depth: 'one' is not a whole number of 0 or more"),
     ("index.rst", 36, "option", "the directive names no model"),
     ("index.rst", 39, "option", f"{LINEAR}: :expect: names row 'weight', which the model does not have"),
+    ("index.rst", 51, "option", f"{LINEAR}: the option line ':total:11' needs a space after ':total:'"),
+    ("index.rst", 51, "mismatch", f"stated total 11 for {LINEAR}, but the model has 10: -1 (-9.09%)"),
+    ("index.rst", 55, "option", f"{LINEAR}: the options :total: are not directly under the target line"),
+    ("index.rst", 55, "option", f"{LINEAR}: the directive takes no body, but has one ('Explains the count.'"),
+    ("index.rst", 55, "mismatch", f"stated total 71 for {LINEAR}, but the model has 10: -61 (-85.92%)"),
     ("myst.md", 3, "option", f"{LINEAR}: unknown option :totl:"),
     ("myst.md", 3, "mismatch", f"stated total 11 for {LINEAR}, but the model has 10: -1 (-9.09%)"),
     ("myst.md", 8, "option", f"{LINEAR}: option :total: is given twice"),
@@ -45,6 +50,10 @@ OPTION_PROBLEMS = [
     ("myst.md", 26, "option", f"{LINEAR}: unknown option :formt: (did you mean :format:?)"),
     ("myst.md", 32, "option", "the directive names no model"),
     ("myst.md", 36, "option", "10 <>: the role names no model"),
+    # A YAML block: values as written (012 is not octal 10), a key given twice checked twice.
+    ("myst.md", 38, "option", f"{LINEAR}: option :total: is given twice"),
+    ("myst.md", 38, "mismatch", f"stated total 11 for {LINEAR}, but the model has 10: -1 (-9.09%)"),
+    ("myst.md", 38, "mismatch", f"stated total 012 for {LINEAR}, but the model has 10: -2 (-16.67%)"),
     ("roles.rst", 4, "option", "10 <>: the role names no model"),
     ("roles.rst", 6, "option", f"10 <{LINEAR}: '10 <{LINEAR}' is not of the form 'count <target>'"),
     ("roles.rst", 8, "option", f"<{LINEAR}>: '<{LINEAR}>' is not of the form 'count <target>'"),
@@ -95,20 +104,24 @@ def test_every_malformed_directive_and_role_fails_the_build_and_the_rest_still_r
 
     index = _tables(out, "index")
     # Every directive with a target renders its table, bad options or not; the one without renders nothing.
-    assert len(index.select("table.paramcount-table")) == 7
+    assert len(index.select("table.paramcount-table")) == 9
     captions = [c.get_text().rstrip("¶") for c in index.select("table.paramcount-table caption")]
     assert captions == [
         "Options after a blank line",
         "A flag with a value, a bad depth",
         "A target wrapped over two lines",
         "En-dash ranges after a comma",
+        "No space after the option name",
     ]
     # The body the directive does not take is not shown as if it belonged to it.
     assert "A body the directive does not take." not in index.get_text()
     assert "The end of the page." in index.get_text()
     myst = _tables(out, "myst")
-    assert len(myst.select("table.paramcount-table")) == 5
-    assert "A YAML option block" in myst.get_text()
+    assert len(myst.select("table.paramcount-table")) == 6
+    assert [c.get_text().rstrip("¶") for c in myst.select("table.paramcount-table caption")] == [
+        "A YAML option block",
+        "no",  # YAML's "no" is the text the author wrote, not False
+    ]
     # Malformed roles stay visible as written, marked as problems; good ones show their text.
     roles = _tables(out, "roles")
     assert [p.get_text() for p in roles.select(".problematic")] == [

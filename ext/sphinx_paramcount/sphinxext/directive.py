@@ -23,10 +23,13 @@ from ..report import Report, Row
 from ..views import check, view
 from . import nodes as pc_nodes
 from . import table as pc_table
-from .problems import report_problem, source_location, update_hint
+from .locations import source_location, update_hint
+from .problems import report_problem
 from .reading import report_for
 
 _FIELD_MARKER = re.compile(Body.patterns["field_marker"])
+# ``:total:11``: an option meant, the space after the name forgotten.
+_UNSPACED = re.compile(r"^:(?P<name>[a-z][a-z-]*):(?P<value>[^\s:].*)$")
 
 
 class ParamcountDirective(SphinxDirective):
@@ -38,7 +41,7 @@ class ParamcountDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         source, line = self.get_source_info()
-        location = source_location(self.env, source, line)
+        location = source_location(self.env, source, line, self.block_text.splitlines()[0] if self.block_text else "")
         target_lines, items, errors = self._read_block()
         target = " ".join(" ".join(target_lines).split())
         parsed = parse_options(items, device=self.config.paramcount_device)
@@ -71,29 +74,28 @@ class ParamcountDirective(SphinxDirective):
         """
         errors: list[OptionError] = []
         lines = self.arguments[0].splitlines() if self.arguments else []
-        split = next((i for i, text in enumerate(lines) if _FIELD_MARKER.match(text.strip())), len(lines))
+        split = next((i for i, text in enumerate(lines) if _is_option(text)), len(lines))
         target_lines, option_lines = lines[:split], lines[split:]
         body = list(self.content)
         if self._myst() and not option_lines:
             option_lines, body = _leading_options(body)
         items = self._option_items(option_lines, errors)
-        if body and any(text.strip() for text in body):
-            stray, rest = _leading_options([t for t in body if t.strip()] if _all_options(body) else body)
-            if stray and not rest:
+        if any(text.strip() for text in body):
+            stray, rest = _leading_options([t for t in body if t.strip()])
+            if stray:
+                found = self._option_items(stray, errors)
                 errors.append(
                     OptionError(
-                        "the option lines "
-                        + ", ".join(_names(stray))
-                        + " follow a blank line, so they are read as a body",
+                        f"the options {', '.join(f':{name}:' for name, _ in found)} are not directly under the "
+                        "target line, so they are read as a body (they were checked)",
                         hint="put the options directly under the target line, with no blank line between",
                     )
                 )
-                items += self._option_items(stray, errors)
-            else:
-                first = next(text for text in body if text.strip()).strip()
+                items += found
+            if rest:
                 errors.append(
                     OptionError(
-                        f"the directive takes no body, but has one ({first[:40]!r}...); it is not shown",
+                        f"the directive takes no body, but has one ({rest[0].strip()[:40]!r}...); it is not shown",
                         hint="write text after the directive, unindented, or in the :caption: option",
                     )
                 )
@@ -106,6 +108,15 @@ class ParamcountDirective(SphinxDirective):
         items: list[tuple[str, str | None]] = []
         for text in lines:
             m = _FIELD_MARKER.match(text.strip())
+            unspaced = None if m else _UNSPACED.match(text.strip())
+            if unspaced:
+                errors.append(
+                    OptionError(
+                        f"the option line {text.strip()!r} needs a space after ':{unspaced['name']}:' (it was read so)"
+                    )
+                )
+                items.append((unspaced["name"], unspaced["value"]))
+                continue
             if m and not text[:1].isspace() or m and not items:
                 name = m.group(0).strip()[1:-1]
                 items.append((name, text.strip()[m.end() :].strip() or None))
@@ -161,7 +172,7 @@ class ParamcountDirective(SphinxDirective):
 
 def _is_option(text: str) -> bool:
     stripped = text.strip()
-    return bool(_FIELD_MARKER.match(stripped)) and not stripped.startswith(":::")
+    return bool(_FIELD_MARKER.match(stripped) or _UNSPACED.match(stripped)) and not stripped.startswith(":::")
 
 
 def _leading_options(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -182,7 +193,11 @@ def _all_options(lines: list[str]) -> bool:
 
 
 def _yaml_items(lines: list[str], errors: list[OptionError]) -> list[tuple[str, str | None]]:
-    """A MyST ``---`` YAML option block (the first ``---`` to the next)."""
+    """A MyST ``---`` YAML option block (the first ``---`` to the next), values as the author wrote them.
+
+    Composed, not loaded: ``total: 012`` stays ``012`` (not octal 10), and a
+    key given twice is kept twice, so both are checked and reported.
+    """
     import yaml
 
     end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
@@ -190,14 +205,18 @@ def _yaml_items(lines: list[str], errors: list[OptionError]) -> list[tuple[str, 
         errors.append(OptionError("the YAML option block is never closed with '---'"))
         return []
     try:
-        data = yaml.safe_load("\n".join(lines[1:end])) or {}
+        node = yaml.compose("\n".join(lines[1:end]), Loader=yaml.BaseLoader)
     except yaml.YAMLError as exc:
         errors.append(OptionError(f"the YAML option block cannot be read: {str(exc).splitlines()[0]}"))
         return []
-    if not isinstance(data, dict):
-        errors.append(OptionError("the YAML option block is not a mapping of option names to values"))
+    if node is None:
         return []
-    return [(str(k), None if v is None or v is True else str(v)) for k, v in data.items()]
+    if not isinstance(node, yaml.MappingNode) or not all(
+        isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode) for k, v in node.value
+    ):
+        errors.append(OptionError("the YAML option block is not a list of 'name: value' lines"))
+        return []
+    return [(k.value, v.value or None) for k, v in node.value]
 
 
 def _names(lines: list[str]) -> list[str]:

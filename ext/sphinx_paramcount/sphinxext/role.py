@@ -13,7 +13,8 @@ from ..errors import OptionError
 from ..render import fmt
 from ..stated import Claim, ClaimKey, parse_stated
 from ..views import check, view
-from .problems import report_problem, source_location, update_hint
+from .locations import source_location, update_hint
+from .problems import report_problem
 from .reading import report_for
 
 FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,618 <pkg.mod:Model>` to check it"
@@ -21,7 +22,7 @@ FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,61
 
 class ParamcountRole(ReferenceRole):
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-        location = source_location(self.env, *self.get_source_info(), rawtext=self.rawtext)
+        location = source_location(self.env, *self.get_source_info(), self.rawtext)
         target = " ".join(self.target.split())
         try:
             claim = self._claim(target)

@@ -1,0 +1,268 @@
+"""Where a directive or role is: the file and line that hold it, and what to run to fix it.
+
+Sphinx's source mapping (``get_source_info()``) gives an included file's own
+path; the rest is mapped here to a file an author can open:
+
+- ``<rst_prologue>``/``<rst_epilogue>`` (Sphinx 7: ``<rst_prolog>``): the line
+  of ``conf.py`` that holds that line of the setting;
+- ``page.rst:12:<translated>``: the line of the page's ``.po`` catalog that
+  holds the role in the translation;
+- autodoc's ``mod.py:docstring of mod.Cls``: the line of ``mod.py``;
+- MyST-NB's ``cell * 10,000 + line`` numbers: the line of the ``.ipynb`` file.
+
+docutils gives a role the line of its paragraph's first line (one more inside
+tables, lists and admonitions), and an include with ``:start-line:`` numbers
+from the cut; so the line is then confirmed in the file itself: the first
+line at or after it that holds the directive's or role's own text.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from typing import Any
+
+# The text Sphinx adds from conf.py, by the name Sphinx 9 and Sphinx 7 give it.
+_CONF_STRINGS = {
+    "<rst_prologue>": "rst_prolog",
+    "<rst_prolog>": "rst_prolog",
+    "<rst_epilogue>": "rst_epilog",
+    "<rst_epilog>": "rst_epilog",
+}
+_TRANSLATED = re.compile(r"^(?P<file>.+):(?P<line>\d+):<translated>$")
+_DOCSTRING = re.compile(r"^(?P<file>.+?):docstring of (?P<name>[\w.]+)$")
+# MyST-NB numbers a notebook's lines as cell * 10,000 + line in the cell + 1 (cells from 1).
+_CELL = 10_000
+# How far below the line docutils gives the directive's or role's own text is looked for.
+_LOOK_AHEAD = 60
+
+
+def source_location(env: Any, source: str | None, line: int | None, text: str = "") -> str:
+    """``/abs/path:line`` of the file that holds a directive or role.
+
+    ``source`` and ``line`` are what ``get_source_info()`` gives; ``text`` is
+    the directive's first line or the role's raw text, used to confirm the
+    line in the file (and to find a translated role in its catalog).
+    """
+    if not source:
+        source = str(env.doc2path(env.docname))
+    setting = _CONF_STRINGS.get(source)
+    if setting:
+        conf, lines = _conf_string_lines(env, setting)
+        index = (line or 1) - 1
+        return f"{conf}:{lines[index]}" if index < len(lines) else conf
+    translated = _TRANSLATED.match(source)
+    if translated:
+        return _catalog_line(env, text) or f"{os.path.abspath(translated['file'])}:{translated['line']}"
+    docstring = _DOCSTRING.match(source)
+    if docstring:
+        found = _docstring_line(docstring["file"], docstring["name"], line or 1)
+        return _confirmed(*found, text) if found else f"{source}:{line}"
+    if source.startswith("<"):
+        return f"{source}:{line}" if line else source
+    path = os.path.abspath(source)
+    if path.endswith(".ipynb") and line and line >= _CELL:
+        found_line = _notebook_line(path, line)
+        return _confirmed(path, found_line, text, as_json=True) if found_line else f"{path}:{line}"
+    return _confirmed(path, line, text) if line else path
+
+
+def _confirmed(path: str, line: int, text: str, *, as_json: bool = False) -> str:
+    """``path:N``, N the first line from ``line - 1`` on that holds ``text``'s first line (else ``line``)."""
+    first = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if first:
+        needle = json.dumps(first, ensure_ascii=False)[1:-1] if as_json else first
+        lines = _file_lines(path)
+        for number in range(max(line - 1, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
+            if needle in lines[number - 1]:
+                return f"{path}:{number}"
+    return f"{path}:{line}"
+
+
+def _file_lines(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def _conf_string_lines(env: Any, name: str) -> tuple[str, list[int]]:
+    """conf.py's path, and for each line of the string setting ``name``, its line in conf.py.
+
+    The setting may be built over several statements (``rst_epilog = "..."``
+    then ``rst_epilog += "..."``); each string literal's text starts on the
+    line of its opening quote.
+    """
+    conf = os.path.join(env.app.confdir, "conf.py") if getattr(env.app, "confdir", None) else "conf.py"
+    try:
+        with open(conf, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return conf, []
+    segments: list[tuple[int, str]] = []  # (line of the literal, its text)
+    for node in ast.walk(tree):
+        value = getattr(node, "value", None)
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            continue
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            segments = [(value.lineno, value.value)]
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            segments.append((value.lineno, value.value))
+    # The conf.py line of each character of the whole setting, then of each of its lines.
+    char_lines = [first + string.count("\n", 0, i) for first, string in segments for i in range(len(string))]
+    text = "".join(string for _, string in segments)
+    starts = [0, *(i + 1 for i, char in enumerate(text) if char == "\n" and i + 1 < len(text))]
+    lines = [char_lines[start] for start in starts] if text else []
+    return conf, lines
+
+
+def _catalog_line(env: Any, rawtext: str) -> str:
+    """``locale/de/LC_MESSAGES/page.po:7``: the catalog line whose ``msgstr`` holds ``rawtext``.
+
+    A msgstr may run over several quoted lines; the line returned is the one
+    on which ``rawtext`` starts.
+    """
+    from sphinx.util.i18n import docname_to_domain
+
+    if not rawtext.strip() or not env.config.language:
+        return ""
+    wanted = " ".join(rawtext.split())
+    domain = docname_to_domain(env.docname, env.config.gettext_compact)
+    for folder in env.config.locale_dirs:
+        po = os.path.abspath(os.path.join(env.srcdir, folder, env.config.language, "LC_MESSAGES", f"{domain}.po"))
+        found = _msgstr_line(_file_lines(po), wanted)
+        if found:
+            return f"{po}:{found}"
+    return ""
+
+
+def _msgstr_line(lines: list[str], wanted: str) -> int:
+    """The line of a ``.po`` file's msgstr on which the text ``wanted`` (spaces normalised) starts; 0 if none."""
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("msgstr"):
+            i += 1
+            continue
+        # (line, text) of each quoted piece of this msgstr.
+        pieces: list[tuple[int, str]] = []
+        j = i
+        while j < len(lines) and (j == i or lines[j].startswith('"')):
+            quoted = lines[j][lines[j].find('"') :].strip()
+            try:
+                pieces.append((j + 1, ast.literal_eval(quoted)))
+            except (ValueError, SyntaxError):
+                pass
+            j += 1
+        joined, starts = "", []
+        for number, piece in pieces:
+            starts.append((len(joined), number))
+            joined += piece
+        at = " ".join(joined.split()).find(wanted)
+        if at >= 0:
+            # Map back through the normalised spaces: count characters up to the match.
+            raw_at = _raw_offset(joined, at)
+            return max(number for start, number in starts if start <= raw_at)
+        i = j
+    return 0
+
+
+def _raw_offset(text: str, normalised_at: int) -> int:
+    """The offset in ``text`` of character ``normalised_at`` of ``" ".join(text.split())``."""
+    count = 0
+    last_space = True  # leading spaces vanish
+    for offset, char in enumerate(text):
+        if char.isspace():
+            if not last_space:
+                count += 1
+            last_space = True
+            continue
+        if count == normalised_at:
+            return offset
+        count += 1
+        last_space = False
+    return len(text)
+
+
+def _docstring_line(path: str, name: str, line: int) -> tuple[str, int] | None:
+    """``(mod.py, 12)``: the line of ``mod.py`` holding line ``line`` of ``name``'s docstring.
+
+    ``name`` is autodoc's dotted name (``pkg.mod.Cls.method``); the module is
+    the longest prefix of it whose file is ``path``.
+    """
+    import sys
+
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, -1, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is not None and os.path.abspath(getattr(module, "__file__", "") or "") == os.path.abspath(path):
+            break
+    else:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            node: ast.AST = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for part in parts[cut:]:
+        found = [
+            child
+            for child in getattr(node, "body", [])
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and child.name == part
+        ]
+        if not found:
+            return None
+        node = found[0]
+    body = getattr(node, "body", [])
+    if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+        return None
+    return os.path.abspath(path), body[0].lineno + line - 1
+
+
+def _notebook_line(path: str, code: int) -> int:
+    """The line of the notebook file that holds MyST-NB's line ``code`` (0 if not found).
+
+    Each line of a cell's source is one JSON string on a line of its own (as
+    nbformat writes notebooks); the one wanted is the n-th occurrence of its
+    text, n counted over the sources of the cells before it.
+    """
+    cell, line = divmod(code, _CELL)
+    try:
+        raw = "\n".join(_file_lines(path))
+        cells = json.loads(raw)["cells"]
+        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+        lines = sources[cell - 1].splitlines(keepends=True)
+        text = lines[line - 2]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return 0
+    before = sum(src.splitlines(keepends=True).count(text) for src in sources[: cell - 1])
+    before += lines[: line - 2].count(text)
+    wanted = json.dumps(text, ensure_ascii=False)
+    found = [n for n, file_line in enumerate(raw.splitlines(), 1) if file_line.strip().rstrip(",") == wanted]
+    return found[before] if before < len(found) else 0
+
+
+def holding_file(location: str) -> str:
+    """The file a location names: ``a/b.rst:3`` -> ``a/b.rst``; a docstring's ``mod.py``."""
+    m = re.match(r"^(?P<file>.+?):docstring of ", location)
+    if m:
+        return m.group("file")
+    return re.sub(r":\d+$", "", location)
+
+
+def update_hint(location: str) -> str:
+    """What to do about a stale number where the directive or role is."""
+    path = holding_file(location)
+    try:
+        shown = os.path.relpath(path, os.getcwd())
+    except ValueError:  # another drive on Windows
+        shown = path
+    if os.path.basename(path) == "conf.py":
+        return f"edit the number in rst_prolog or rst_epilog in {shown}"
+    if path.endswith(".po"):
+        return f"edit the number in the translation in {shown}"
+    if path.endswith(".py"):
+        return f"edit the number in the docstring in {shown}"
+    return f"run 'sphinx-paramcount update {shown}' to see and apply the new numbers"
