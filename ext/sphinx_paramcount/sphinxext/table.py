@@ -292,8 +292,11 @@ def _inside_table(node: nodes.Element) -> bool:
 
 def rows_as_list(spec: TableSpec, table: nodes.table) -> nodes.container:
     """The table as a caption and a bullet list, one item per row."""
-    box = nodes.container(classes=["paramcount-table-list"], ids=table["ids"], names=table["names"])
+    box = nodes.container(classes=["paramcount-table-list"])
     box.source, box.line = table.source, table.line
+    if table["ids"]:
+        # A target, which every writer anchors (LaTeX ignores a container's ids).
+        box += nodes.target("", "", ids=list(table["ids"]))
     title = table.next_node(nodes.title)
     if title is not None:
         # The caption as read, translated if the page is.
