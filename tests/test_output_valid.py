@@ -85,6 +85,24 @@ def test_each_separator_has_one_math_form(sep, latex):
     assert plain(regroup(derivation, sep), sep) == f"4 × {fmt(131_072, sep)} + {fmt(1_234_567, sep)}"
 
 
+def test_table_and_prose_group_formula_constants_and_sums_with_the_separator():
+    from docutils import nodes
+
+    from sphinx_paramcount.report import Report, Row
+    from sphinx_paramcount.sphinxext.nodes import derivation
+    from sphinx_paramcount.sphinxext.table import table_spec
+
+    row = Row("emb", "Emb", "Emb", 1, 24_000, 24_000, r"12{,}000 \cdot d", r"12{,}000 \times 2")
+    report = Report("m", 24_000, 24_000, [row])
+    spec = table_spec(report, [row], "_")
+    assert [(r.formula, r.derivation, r.params) for r in spec.rows] == [
+        (r"12{\_}000 \cdot d", r"12{\_}000 \times 2", "24_000"),
+        ("", r"24{\_}000", "24_000"),
+    ]
+    maths = [m.astext() for n in derivation(report, [row], "\u202f") for m in n.findall(nodes.math)]
+    assert maths == [r"12\,000 \cdot d", r"12\,000 \times 2 = 24\,000"]
+
+
 def test_odd_names_in_html(make_app, tmp_path):
     app = _build(make_app, "output-names", tmp_path, "html")
     assert app.statuscode == 0

@@ -41,7 +41,7 @@ def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
         head += nodes.Text(f": {type_cell(r)}")
         item += head
         facts = nodes.bullet_list()
-        facts += _bullet(nodes.Text("Number of parameters = "), math(r.formula))
+        facts += _bullet(nodes.Text("Number of parameters = "), math(regroup(r.formula, sep)))
         for symbol, words, value in r.legend:
             facts += _bullet(nodes.Text(f"{words} "), math(symbol), nodes.Text(f": {fmt(value, sep)}"))
         facts += _bullet(

@@ -87,7 +87,8 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 name=r.name or "(root)",
                 type=type_cell(r),
                 note=r.note,
-                formula=r.formula,
+                # Numbers in a formula (a constant) group as the counts do.
+                formula=regroup(r.formula, sep),
                 derivation=regroup(r.derivation, sep),
                 params=params_cell(r, sep),
                 output_shape=r.output_shape or "",
