@@ -17,9 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from docutils import nodes
 
 from sphinx_paramcount.formulas.expr import TensorSize, latex_int, latex_sep, latex_text, regroup
 from sphinx_paramcount.render import fmt, plain
+from sphinx_paramcount.report import Report, Row
+from sphinx_paramcount.sphinxext.nodes import derivation
+from sphinx_paramcount.sphinxext.table import table_spec
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = REPO / "tests" / "roots"
@@ -86,12 +90,6 @@ def test_each_separator_has_one_math_form(sep, latex):
 
 
 def test_table_and_prose_group_formula_constants_and_sums_with_the_separator():
-    from docutils import nodes
-
-    from sphinx_paramcount.report import Report, Row
-    from sphinx_paramcount.sphinxext.nodes import derivation
-    from sphinx_paramcount.sphinxext.table import table_spec
-
     row = Row("emb", "Emb", "Emb", 1, 24_000, 24_000, r"12{,}000 \cdot d", r"12{,}000 \times 2")
     report = Report("m", 24_000, 24_000, [row])
     spec = table_spec(report, [row], "_")
@@ -103,11 +101,17 @@ def test_table_and_prose_group_formula_constants_and_sums_with_the_separator():
     assert maths == [r"12\,000 \cdot d", r"12\,000 \times 2 = 24\,000"]
 
 
-def test_odd_names_in_html(make_app, tmp_path):
-    app = _build(make_app, "output-names", tmp_path, "html")
-    assert app.statuscode == 0
-    html = (Path(app.outdir) / "index.html").read_text()
-    symbolic = " + ".join(rf"|\mathtt{{{NAMES[n]}}}|" for n in ("$#", "50%", "a b", "a&b", "x_y", "{k}", "~^\\", "é"))
+def test_odd_names_in_html_latex_and_text(make_app, tmp_path):
+    apps = {b: _build(make_app, "output-names", tmp_path, b) for b in ("html", "latex", "text")}
+    assert [app.statuscode for app in apps.values()] == [0, 0, 0]
+    order = ("$#", "50%", "a b", "a&b", "x_y", "{k}", "~^\\", "é")  # as named_parameters() sorts them
+    symbolic = " + ".join(rf"|\mathtt{{{NAMES[n]}}}|" for n in order)
+    tex = _output(apps["latex"], (".tex",))
+    assert rf"\({symbolic}\)" in tex
+    assert r"\sphinxcode{\sphinxupquote{blocks.\{k\}\_\textasciitilde{}\textasciicircum{}\textbackslash{}\$\#}}" in tex
+    text = (Path(apps["text"].outdir) / "index.txt").read_text()
+    assert "Number of parameters = " + " + ".join(f"|{n}|" for n in order) in " ".join(text.split())
+    html = (Path(apps["html"].outdir) / "index.html").read_text()
     # HTML-escaped as any text is, inside the formula: MathJax reads the TeX back.
     assert rf"\({symbolic}\)".replace("&", "&amp;") in html
     assert r"\(|\mathtt{w\_50\%}|\)" in html  # a root parameter: its whole name
