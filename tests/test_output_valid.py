@@ -220,6 +220,8 @@ def test_nested_tables_build_in_every_builder(tmp_path, builder):
         assert r"\sphinxstylestrong{SimpleNet in a list\sphinxhyphen{}table}" in text
         assert r"(Linear(4096, 32)): \(d_{in} \cdot d_{out} + d_{out}\) = \(4096 \times 32 + 32\) = 131,104" in text
         assert r"(Conv2d(16, 8, k=3)): \(C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}\)" in text
+        # The derivation format in a cell: its lists, as in any cell.
+        assert r"Total parameters: \(8 \times 16 \times 3 \times 3 + 8 = 1{,}160\)" in text
         return
     # text, man, texinfo: no nested tables; the cells hold lists, math as text.
     if builder == "text":
@@ -236,6 +238,7 @@ def test_nested_tables_build_in_every_builder(tmp_path, builder):
     assert text.count(total[builder]) == 2  # the reST and the MyST list-table
     assert " = 8 × 16 × 3 × 3 + 8 = 1,160" in text
     assert "(Linear(4096, 32)): d_in·d_out + d_out = 4096 × 32 + 32 = 131,104" in text
+    assert "Total parameters: 8 × 16 × 3 × 3 + 8 = 1,160" in text
 
 
 def test_nested_tables_keep_their_label(make_app, tmp_path):
