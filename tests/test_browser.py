@@ -64,6 +64,54 @@ def site(tmp_path_factory):
     server.shutdown()
 
 
+# Every documented paramcount_thousands_sep, each a build of tests/roots/test-output-names.
+SEPARATORS = [",", "_", " ", "\u202f", "'", ".", ""]
+
+
+@pytest.fixture(scope="module")
+def names_site(tmp_path_factory):
+    """Parameter names with LaTeX's special characters, built once per separator."""
+    _require()
+    out = tmp_path_factory.mktemp("names")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    for i, sep in enumerate(SEPARATORS):
+        build = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sphinx",
+                "-q",
+                "-b",
+                "html",
+                "-d",
+                str(out / f"doctrees-{i}"),
+                "-D",
+                f"paramcount_thousands_sep={sep}",
+                "-D",
+                f"html_static_path={MATHJAX}",
+                "-D",
+                "mathjax_path=tex-mml-chtml.js",
+                str(REPO / "tests" / "roots" / "test-output-names"),
+                str(out / f"sep-{i}"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert build.returncode == 0, build.stderr
+    yield from _serve(out)
+
+
+def _serve(directory: Path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def browser():
     _require()
@@ -158,3 +206,27 @@ def test_table_fits_or_scrolls_on_a_phone_and_themes_apply(site, browser, scheme
     # furo's dark mode reaches our table: its text turns light.
     r, g, b = (int(v) for v in layout["ink"][layout["ink"].index("(") + 1 : -1].split(",")[:3])
     assert (scheme == "dark") == ((r + g + b) / 3 > 128), layout
+
+
+@pytest.mark.parametrize(
+    "i", range(len(SEPARATORS)), ids=["comma", "underscore", "space", "nnbsp", "quote", "dot", "none"]
+)
+def test_odd_names_and_every_separator_typeset_without_errors(names_site, browser, i):
+    _typeset(browser, f"{names_site}/sep-{i}/index.html")
+    result = browser.execute_script(
+        """
+        const maths = [...document.querySelectorAll('.math')];
+        return {
+          formulas: maths.length,
+          typeset: maths.filter(m => m.querySelector('mjx-container')).length,
+          errors: document.querySelectorAll('mjx-merror').length,
+          // What MathJax made of the names: its assistive MathML holds the characters.
+          names: maths.map(m => m.querySelector('mjx-assistive-mml')?.textContent || '').join(' '),
+        };
+        """
+    )
+    assert result["formulas"] >= 20, result
+    assert result["typeset"] == result["formulas"], result
+    assert result["errors"] == 0, result
+    for name in ("50%", "a&b", "x_y", "{k}", "$#", "é"):
+        assert name in result["names"], (name, result["names"][:500])

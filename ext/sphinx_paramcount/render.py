@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import re
 
+from .formulas.expr import latex_sep, unlatex_text
 from .report import Report, Row
 
 _LATEX_TEXT = [
     (re.compile(r"\\sum_\{i=1\}\^\{(\d+)\} n_i"), r"Σ of \1 rows"),
-    (re.compile(r"\|\\mathtt\{([^{}]*)\}\|"), r"|\1|"),
     (re.compile(r"\\mathrm\{([^{}]*)\}"), r"\1"),
     (re.compile(r"_\{([^{}]*)\}"), r"_\1"),
     # After subscripts: \frac{C_{in}}{g} has braces inside until then.
@@ -25,13 +25,28 @@ _LATEX_TEXT = [
     (re.compile(r" ?· ?"), "·"),
 ]
 
+# A tensor's name (``TensorSize``), escaped by ``latex_text``: its characters
+# are restored as written and kept from the rules above (``x_{k}`` stays).
+_NAME = re.compile(r"(\|\\mathtt\{(?:\\[a-zA-Z]+\{[^{}]*\}|\\[^a-zA-Z]|[^{}\\])*\}\|)")
 
-def plain(latex: str) -> str:
-    """A formula or derivation in plain text, for terminals and the text builder."""
-    text = latex
-    for pattern, repl in _LATEX_TEXT:
-        text = pattern.sub(repl, text)
-    return text
+
+def plain(latex: str, sep: str = ",") -> str:
+    """A formula or derivation in plain text, for terminals and the text builder.
+
+    ``sep`` is the ``paramcount_thousands_sep`` the LaTeX was grouped with
+    (``regroup``): its digit groups are shown with ``sep`` itself.
+    """
+    out = []
+    for i, part in enumerate(_NAME.split(latex)):
+        if i % 2:
+            out.append("|" + unlatex_text(part[len("|\\mathtt{") : -len("}|")]) + "|")
+            continue
+        if sep != "," and latex_sep(sep):
+            part = re.sub(rf"(?<=\d){re.escape(latex_sep(sep))}(?=\d{{3}})", lambda _: sep, part)
+        for pattern, repl in _LATEX_TEXT:
+            part = pattern.sub(repl, part)
+        out.append(part)
+    return "".join(out)
 
 
 def fmt(n: int, sep: str = ",") -> str:

@@ -10,15 +10,85 @@ that a test (or a reader) can evaluate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+# Characters LaTeX treats specially, written as literal characters inside math
+# in forms that pdflatex and MathJax both accept: MathJax has no text-mode
+# \textasciitilde or \textbackslash, and a bare ``%`` ends the formula in both.
+_MATH_CHARS = {
+    "\\": r"\backslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "%": r"\%",
+    "#": r"\#",
+    "&": r"\&",
+    "$": r"\$",
+    "_": r"\_",
+    "~": r"\sim{}",
+    "^": r"\hat{}",
+    " ": r"\ ",
+    # In math a bare ' is a prime: \text gives the apostrophe itself.
+    "'": r"\text{'}",
+}
 
-def latex_int(value: int) -> str:
-    """An integer for LaTeX math, grouped with thin ``{,}`` from 10,000 up."""
-    if abs(value) < 10_000:
+
+def latex_text(text: str) -> str:
+    r"""``text`` (a parameter name, a separator) shown as written, inside LaTeX math.
+
+    ASCII specials get the escapes above; other non-ASCII characters go in
+    ``\text{...}``, where pdflatex takes them from the text font (inputenc).
+    """
+    return "".join(_MATH_CHARS.get(c) or (rf"\text{{{c}}}" if not c.isascii() else c) for c in text)
+
+
+_ESCAPED = re.compile(
+    "|".join(re.escape(v) for v in sorted(_MATH_CHARS.values(), key=len, reverse=True)) + r"|\\text\{(.)\}"
+)
+_CHARS = {v: k for k, v in _MATH_CHARS.items()}
+
+
+def unlatex_text(latex: str) -> str:
+    """The inverse of ``latex_text``: the characters as written."""
+    return _ESCAPED.sub(lambda m: m.group(1) or _CHARS[m.group(0)], latex)
+
+
+# Digit grouping inside math.  A comma is braced, else TeX adds the space
+# that follows punctuation; spaces become a thin space, as SI writes groups.
+_MATH_SEPS = {",": "{,}", ".": "{.}", "": ""}
+
+
+def latex_sep(sep: str) -> str:
+    """``paramcount_thousands_sep`` as it is written between digit groups in math."""
+    if sep in _MATH_SEPS:
+        return _MATH_SEPS[sep]
+    if sep.isspace():
+        return r"\,"
+    return "{" + latex_text(sep) + "}"
+
+
+def latex_int(value: int, sep: str = ",", group_from: int = 10_000) -> str:
+    r"""An integer for LaTeX math, its digits grouped by ``sep`` from ``group_from`` up.
+
+    Formulas group from 10,000 (``4096 \times 32``); a result the page
+    states as a count groups as the count is shown, from 1,000.
+    """
+    if abs(value) < group_from:
         return str(value)
-    return f"{value:,}".replace(",", "{,}")
+    return f"{value:,}".replace(",", latex_sep(sep))
+
+
+# The grouping ``latex_int`` writes by default, where a formula's LaTeX holds it.
+_GROUPED = re.compile(r"(?<=\d)\{,\}(?=\d{3}(?!\d))")
+
+
+def regroup(latex: str, sep: str) -> str:
+    """A formula's LaTeX with its digit groups separated by ``sep`` instead of ``{,}``."""
+    if sep == ",":
+        return latex
+    math_sep = latex_sep(sep)
+    return _GROUPED.sub(lambda _: math_sep, latex)
 
 
 class Expr:
@@ -192,8 +262,7 @@ class TensorSize(Expr):
         return out
 
     def symbolic(self) -> str:
-        escaped = self.name.replace("_", r"\_")
-        return rf"|\mathtt{{{escaped}}}|"
+        return rf"|\mathtt{{{latex_text(self.name)}}}|"
 
     def substituted(self) -> str:
         if not self.shape:

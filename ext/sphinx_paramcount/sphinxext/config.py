@@ -22,6 +22,7 @@ CONFIG_VALUES: dict[str, tuple[Any, type | tuple[type, ...]]] = {
     # {"pkg.layers.MyLayer": "pkg.formulas:my_layer"}: formulas for the user's own layers.
     "paramcount_formulas": ({}, dict),
     # Digit grouping of displayed counts: ",", "_", " ", "" (none), "\u202f" ...
+    # (in math as ``formulas.expr.latex_sep`` writes it).
     "paramcount_thousands_sep": (",", str),
     # Identical numbered blocks (layers.0 ... layers.79) as one row; ``:expand-repeats:`` per table.
     "paramcount_collapse_repeats": (True, bool),
@@ -52,9 +53,12 @@ def check_config(app: Any, config: Any) -> None:
             f"paramcount_device must be one of {', '.join(map(repr, DEVICES))}, not {config.paramcount_device!r}"
         )
         config.paramcount_device = "meta"
-    if len(config.paramcount_thousands_sep) > 1:
+    sep = config.paramcount_thousands_sep
+    # A digit or letter between digit groups would read as part of the number.
+    if len(sep) > 1 or sep.isalnum():
         errors.append(
-            f"paramcount_thousands_sep must be one character or empty, not {config.paramcount_thousands_sep!r}"
+            "paramcount_thousands_sep must be one character other than a digit or letter, or empty "
+            f"(such as ',', '_', ' ', '\\u202f' or ''), not {sep!r}"
         )
         config.paramcount_thousands_sep = ","
     for layer, spec in config.paramcount_formulas.items():

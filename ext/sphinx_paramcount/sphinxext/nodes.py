@@ -13,11 +13,10 @@ from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..count import latex_sum
+from ..formulas.expr import latex_int, regroup
 from ..render import counted, fmt, not_counted_lines, plain, size_text, type_cell
 from ..report import Report, Row
-from .table import math, setup_table
-
-MATH_BUILDER_FORMATS = ("html", "latex")
+from .table import builder_format, math, setup_table
 
 
 def summary(report: Report, sep: str) -> list[nodes.Node]:
@@ -43,10 +42,12 @@ def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
         head += nodes.Text(f": {type_cell(r)}")
         item += head
         facts = nodes.bullet_list()
-        facts += _bullet(nodes.Text("Number of parameters = "), math(r.formula))
+        facts += _bullet(nodes.Text("Number of parameters = "), math(regroup(r.formula, sep)))
         for symbol, words, value in r.legend:
             facts += _bullet(nodes.Text(f"{words} "), math(symbol), nodes.Text(f": {fmt(value, sep)}"))
-        facts += _bullet(nodes.Text("Total parameters: "), math(f"{r.derivation} = {_latex_n(r.params, sep)}"))
+        facts += _bullet(
+            nodes.Text("Total parameters: "), math(f"{regroup(r.derivation, sep)} = {_latex_count(r.params, sep)}")
+        )
         if r.note:
             facts += _bullet(nodes.emphasis("", f"Note: {r.note}"))
         item += facts
@@ -54,14 +55,17 @@ def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
     final = nodes.paragraph()
     final += nodes.Text("Total parameters: ")
     if len(counted(rows)) > 1:
-        final += math(f"{latex_sum([r.params for r in counted(rows)])} = {_latex_n(report.total, sep)}")
+        final += math(
+            f"{regroup(latex_sum([r.params for r in counted(rows)]), sep)} = {_latex_count(report.total, sep)}"
+        )
     else:
         final += nodes.strong(fmt(report.total, sep), fmt(report.total, sep))
     return [items, final]
 
 
-def _latex_n(n: int, sep: str) -> str:
-    return fmt(n, "{" + sep + "}" if sep else "")
+def _latex_count(n: int, sep: str) -> str:
+    """A count in math, grouped as ``fmt`` groups it in text (from 1,000)."""
+    return latex_int(n, sep, group_from=1000)
 
 
 def _bullet(*children: nodes.Node) -> nodes.list_item:
@@ -74,16 +78,34 @@ class PlainMath(SphinxPostTransform):
     """Our formulas as readable text for builders that cannot show math."""
 
     default_priority = 5
+    # Builders that write math nodes as math (MathJax, imgmath, \(...\)).
+    math_formats: tuple[str, ...] = ("html", "latex")
+
+    def is_supported(self) -> bool:
+        return super().is_supported() and builder_format(self) not in self.math_formats
 
     def run(self, **kwargs: Any) -> None:
-        # Sphinx 9 names the builder class on the env; older versions only on the app.
-        builder = getattr(self.env, "_builder_cls", None) or self.app.builder
-        if builder.format in MATH_BUILDER_FORMATS:
-            return
+        sep = self.config.paramcount_thousands_sep
         for node in list(self.document.findall(nodes.math)):
             if "paramcount-math" in node["classes"]:
-                text = plain(node.astext())
+                text = plain(node.astext(), sep)
                 node.replace_self(nodes.inline(text, text, classes=node["classes"]))
+
+
+def _declare_separator(app: Any) -> None:
+    """pdflatex: a space-like digit separator (narrow no-break space) in text.
+
+    inputenc knows no U+202F or U+2009, and the LaTeX writer passes them
+    through; declared as the thin space that math uses (``latex_sep``).
+    """
+    sep = app.config.paramcount_thousands_sep
+    if app.builder.format != "latex" or app.config.latex_engine != "pdflatex":
+        return
+    if not sep or sep.isascii() or not sep.isspace() or sep == "\u00a0":  # Sphinx declares U+00A0
+        return
+    app.builder.context["utf8extra"] += (
+        f"\n\\ifdefined\\DeclareUnicodeCharacter\\DeclareUnicodeCharacter{{{ord(sep):04X}}}{{\\,}}\\fi"
+    )
 
 
 def _add_static(app: Any) -> None:
@@ -97,3 +119,4 @@ def setup_nodes(app: Any) -> None:
     setup_table(app)
     app.add_post_transform(PlainMath)
     app.connect("builder-inited", _add_static)
+    app.connect("builder-inited", _declare_separator)

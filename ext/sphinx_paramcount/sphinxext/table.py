@@ -15,6 +15,9 @@ The rows become ordinary docutils nodes only where they are written:
   on twenty pages is written once.
 - Every other builder (LaTeX, text, man, ...) gets them expanded in place by the
   ``ExpandTables`` post-transform, before its other post-transforms run.
+- Builders that cannot write a table inside a table's cell (text, man,
+  texinfo, LaTeX) get a table that sits in another table's cell as a list
+  of its rows instead (``ListNestedTables``).
 
 The table body is therefore not in the HTML search index: it holds numbers and
 LaTeX, not words a reader searches for.  The caption is indexed.
@@ -26,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from docutils import nodes
+from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..count import latex_sum
+from ..formulas.expr import regroup
 from ..render import counted, fmt, params_cell, type_cell
 from ..report import Report, Row
 
@@ -82,8 +87,9 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 name=r.name or "(root)",
                 type=type_cell(r),
                 note=r.note,
-                formula=r.formula,
-                derivation=r.derivation,
+                # Numbers in a formula (a constant) group as the counts do.
+                formula=regroup(r.formula, sep),
+                derivation=regroup(r.derivation, sep),
                 params=params_cell(r, sep),
                 output_shape=r.output_shape or "",
                 share=share,
@@ -98,7 +104,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
             type="",
             note="",
             formula="",
-            derivation=latex_sum([r.params for r in counted(rows)]),
+            derivation=regroup(latex_sum([r.params for r in counted(rows)]), sep),
             params=fmt(report.total, sep),
             output_shape="",
             share=share,
@@ -215,6 +221,12 @@ def visit_table_rows_html(self: Any, node: table_rows) -> None:
     raise nodes.SkipNode
 
 
+def builder_format(transform: SphinxTransform) -> str:
+    """The format of the builder a post-transform runs for."""
+    # Sphinx 9 names the builder class on the env; older versions only on the app.
+    return str((getattr(transform.env, "_builder_cls", None) or transform.app.builder).format)
+
+
 class ExpandTables(SphinxPostTransform):
     """Non-HTML builders write the rows as ordinary table nodes."""
 
@@ -222,21 +234,111 @@ class ExpandTables(SphinxPostTransform):
     # Builders whose translator writes the rows itself (``visit_table_rows_html``).
     compact_formats: tuple[str, ...] = ("html",)
 
+    def is_supported(self) -> bool:
+        return super().is_supported() and builder_format(self) not in self.compact_formats
+
     def run(self, **kwargs: Any) -> None:
-        # Sphinx 9 names the builder class on the env; older versions only on the app.
-        builder = getattr(self.env, "_builder_cls", None) or self.app.builder
-        if builder.format in self.compact_formats:
-            return
         for node in list(self.document.findall(table_rows)):
             group = expand(node["spec"])
             group.source, group.line = node.source, node.line
-            if builder.format == "latex" and isinstance(node.parent, nodes.table):
-                # Our widths, not tabulary's: it squeezes the formula and count
-                # columns until "Parameters" breaks into syllables.  And a
-                # longtable, which may break across pages: a tabular that does
-                # not fit moves whole to the next page and leaves a gap.
-                node.parent["classes"] += ["colwidths-given", "longtable"]
             node.replace_self(group)
+
+
+class LongTables(SphinxPostTransform):
+    """LaTeX: our column widths, in a longtable.
+
+    Our widths, not tabulary's: it squeezes the formula and count columns
+    until "Parameters" breaks into syllables.  And a longtable, which may
+    break across pages: a tabular that does not fit moves whole to the next
+    page and leaves a gap.  (A table in another table's cell is a list by
+    now, see ``ListNestedTables``: a longtable cannot be nested.)
+    """
+
+    default_priority = 0  # before ExpandTables replaces the table_rows it looks for
+    formats = ("latex",)
+
+    def run(self, **kwargs: Any) -> None:
+        for node in self.document.findall(table_rows):
+            if isinstance(node.parent, nodes.table):
+                node.parent["classes"] += ["colwidths-given", "longtable"]
+
+
+class ListNestedTables(SphinxPostTransform):
+    """A table inside another table's cell, as a list, where tables cannot nest.
+
+    The text writer raises ``NotImplementedError``, LaTeX cannot put a
+    longtable in a tabular (nor a six-column table in a narrow cell), man's
+    tbl and Texinfo's multitable have no nesting either.  The list keeps
+    every row's formula, derivation and count, and the caption.
+    """
+
+    default_priority = 0  # before ExpandTables and LongTables
+    formats = ("text", "man", "texinfo", "latex")
+
+    def run(self, **kwargs: Any) -> None:
+        for node in list(self.document.findall(table_rows)):
+            table = node.parent
+            if isinstance(table, nodes.table) and _inside_table(table):
+                table.replace_self(rows_as_list(node["spec"], table))
+
+
+def _inside_table(node: nodes.Element) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, nodes.table):
+            return True
+        parent = parent.parent
+    return False
+
+
+def rows_as_list(spec: TableSpec, table: nodes.table) -> nodes.container:
+    """The table as a caption and a bullet list, one item per row."""
+    box = nodes.container(classes=["paramcount-table-list"])
+    box.source, box.line = table.source, table.line
+    if table["ids"]:
+        # A target, which every writer anchors (LaTeX ignores a container's ids).
+        box += nodes.target("", "", ids=list(table["ids"]))
+    title = table.next_node(nodes.title)
+    if title is not None:
+        # The caption as read, translated if the page is.
+        box += nodes.paragraph("", "", nodes.strong("", "", *(c.deepcopy() for c in title.children)))
+    items = nodes.bullet_list(bullet="-")
+    for r in spec.rows:
+        para = nodes.paragraph()
+        if r.kind == "total":
+            para += [nodes.strong(r.name, r.name), nodes.Text(": ")]
+        else:
+            para += [nodes.literal(r.name, r.name), nodes.Text(f" ({r.type}): "), math(r.formula), nodes.Text(" = ")]
+        para += [math(r.derivation), nodes.Text(" = ")]
+        para += nodes.strong(r.params, r.params) if r.kind == "total" else nodes.Text(r.params)
+        if r.output_shape:
+            para += [nodes.Text(", output "), nodes.literal(r.output_shape, r.output_shape)]
+        if r.note:
+            para += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
+        items += nodes.list_item("", para)
+    box += items
+    return box
+
+
+class CaptionSource(SphinxTransform):
+    """Gives a table's caption the directive's source and line.
+
+    Sphinx extracts (gettext) and translates (``locale_dirs``) only text
+    that knows where it was written.
+    """
+
+    default_priority = 10  # before Sphinx's Locale transform (20)
+
+    def apply(self, **kwargs: Any) -> None:
+        for node in self.document.findall(table_rows):
+            title = node.parent.next_node(nodes.title) if isinstance(node.parent, nodes.table) else None
+            if title is None or title.source:
+                continue
+            origin = node.parent
+            while origin is not None and not origin.source:
+                origin = origin.parent
+            if origin is not None:
+                title.source, title.line = origin.source, origin.line
 
 
 def note_math(app: Any, doctree: nodes.document) -> None:
@@ -248,7 +350,10 @@ def note_math(app: Any, doctree: nodes.document) -> None:
 
 
 def setup_table(app: Any) -> None:
+    app.add_transform(CaptionSource)
+    app.add_post_transform(ListNestedTables)
     app.add_post_transform(ExpandTables)
+    app.add_post_transform(LongTables)
     app.add_node(table_rows, html=(visit_table_rows_html, None))
     # Builders other than HTML render it as a plain inline (Sphinx dispatches by MRO).
     app.add_node(share_bar, html=(visit_share_bar_html, depart_share_bar_html))
