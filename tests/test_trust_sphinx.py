@@ -30,7 +30,12 @@ OPTION_PROBLEMS = [
     ("index.rst", 15, "option", f"{LINEAR}: option :total: is given twice"),
     ("index.rst", 15, "mismatch", f"stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%)"),
     ("index.rst", 21, "option", f"{LINEAR}: the directive takes no body, but has one"),
-    ("index.rst", 26, "option", "torch.nn.Linear(4, 3): the options :total:, :caption: are not directly under the target line"),
+    (
+        "index.rst",
+        26,
+        "option",
+        "torch.nn.Linear(4, 3): the options :total:, :caption: are not directly under the target line",
+    ),
     ("index.rst", 26, "mismatch", "stated total 16 for torch.nn.Linear(4, 3), but the model has 15: -1 (-6.25%)"),
     ("index.rst", 31, "option", f"{LINEAR}: :expand-repeats: is a flag and takes no value, not 'yes'"),
     ("index.rst", 31, "option", f"{LINEAR}: :depth: 'one' is not a whole number of 0 or more"),

@@ -16,7 +16,8 @@ from .role import ParamcountRole
 # doctrees, change shape: Sphinx then re-reads every page.
 # 2: compact tables (``table_rows``); ``share_bar`` moved to ``sphinxext.table``.
 # 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
-ENV_VERSION = 3
+# 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
+ENV_VERSION = 4
 
 
 def setup(app: Any) -> dict[str, Any]:
