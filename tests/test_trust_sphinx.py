@@ -265,3 +265,20 @@ def test_update_shows_what_the_build_shows_with_the_projects_device_and_repeats(
     assert [(f, sub) for f, _, sub, _ in found] == [("index.rst", "option"), ("index.rst", "mismatch")]
     assert "names row 'stages.0.0-1'" in found[0][3]
     assert found[1][3].startswith("stated row 'stages.0.1.fc' 21 for tests.models.zoo:Deep, but the model has 20")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_role_and_directive_is_located_at_its_own_line(tmp_path, jobs):
+    """Where docutils gives a paragraph's first line, a cell's next line, or an include's cut-relative line."""
+    result = sphinx_build(ROOTS / "test-trust-lines", tmp_path / "out", "-j", jobs)
+    assert result.returncode == 1, result.stderr
+    found = [(f, line, sub, msg.split(",")[0]) for f, line, sub, msg in problems(result.stderr)]
+    assert found == [
+        ("index.rst", 9, "mismatch", "stated total 21 for torch.nn.Linear(4"),  # a paragraph's second line
+        ("index.rst", 14, "mismatch", "stated total 22 for torch.nn.Linear(4"),  # a list-table cell
+        ("index.rst", 17, "mismatch", "stated total 23 for torch.nn.Linear(4"),  # a one-line note
+        ("part.txt", 4, "mismatch", "stated total 24 for torch.nn.Linear(4"),  # included from :start-line: 2
+        ("part.txt", 6, "mismatch", "stated total 25 for torch.nn.Linear(4"),
+        ("conf.py", 16, "mismatch", "stated total 61 for torch.nn.Linear(4"),  # rst_epilog += ...
+        ("translated.po", 9, "mismatch", "stated total 14 for torch.nn.Linear(4"),  # a msgstr over two lines
+    ]
