@@ -282,3 +282,16 @@ def test_each_role_and_directive_is_located_at_its_own_line(tmp_path, jobs):
         ("conf.py", 16, "mismatch", "stated total 61 for torch.nn.Linear(4"),  # rst_epilog += ...
         ("translated.po", 9, "mismatch", "stated total 14 for torch.nn.Linear(4"),  # a msgstr over two lines
     ]
+
+
+def test_an_instance_that_cannot_be_copied_for_the_forward_pass_is_a_located_error():
+    from sphinx_paramcount.api import explain
+    from sphinx_paramcount.errors import InstantiateError
+
+    with pytest.raises(InstantiateError) as info:
+        explain("tests.models.uncopyable:MODEL", input_shape=(1, 4))
+    assert info.value.message == (
+        "'tests.models.uncopyable:MODEL' is a module instance that cannot be copied for the forward pass: "
+        "TypeError: cannot pickle 'SSLContext' object"
+    )
+    assert explain("tests.models.uncopyable:MODEL").total == 10  # without a forward pass it is counted as it is

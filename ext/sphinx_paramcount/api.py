@@ -10,6 +10,7 @@ import copy
 
 from .build import build_model
 from .count import count_model
+from .errors import InstantiateError, brief
 from .formulas.registry import FormulaRegistry
 from .report import Report
 from .shapes import run_forward
@@ -32,7 +33,14 @@ def explain(
         if built.method == "instance":
             # Never change the user's object: a forward pass may materialise
             # lazy modules or update BatchNorm statistics.
-            module = copy.deepcopy(module)
+            try:
+                module = copy.deepcopy(module)
+            except Exception as exc:
+                raise InstantiateError(
+                    f"{target!r} is a module instance that cannot be copied for the forward pass: "
+                    f"{type(exc).__name__}: {brief(exc)}",
+                    hint="name its class or a factory instead, so the forward pass runs on a model of its own",
+                ) from exc
         shapes = run_forward(module, input_shape)
     report = count_model(module, " ".join(target.split()), registry, output_shapes=shapes)
     report.method = built.method

@@ -40,21 +40,28 @@ class ParamcountDomain(Domain):
 
     name = "paramcount"
     label = "sphinx-paramcount"
-    initial_data: ClassVar[dict[str, Any]] = {"problems": {}}  # deep-copied per environment by Sphinx
+    # docname -> problems; docname -> notices, (location, text): how a model was built, what it printed.
+    initial_data: ClassVar[dict[str, Any]] = {"problems": {}, "notices": {}}  # deep-copied per env by Sphinx
     data_version: ClassVar[int] = 1
 
     @property
     def problems(self) -> dict[str, list[Problem]]:
         return self.data.setdefault("problems", {})  # type: ignore[no-any-return]
 
+    @property
+    def notices(self) -> dict[str, list[tuple[str, str]]]:
+        return self.data.setdefault("notices", {})  # type: ignore[no-any-return]
+
     def clear_doc(self, docname: str) -> None:
         self.problems.pop(docname, None)
+        self.notices.pop(docname, None)
 
     def merge_domaindata(self, docnames: Any, otherdata: dict[str, Any]) -> None:
-        theirs = otherdata.get("problems", {})
-        for docname in docnames:
-            if docname in theirs:
-                self.problems[docname] = theirs[docname]
+        for key, mine in (("problems", self.problems), ("notices", self.notices)):
+            theirs = otherdata.get(key, {})
+            for docname in docnames:
+                if docname in theirs:
+                    mine[docname] = theirs[docname]
 
     def resolve_any_xref(self, *args: Any) -> list[Any]:
         return []
@@ -94,6 +101,11 @@ def report_problem(
     )
 
 
+def note(env: Any, location: str, text: str) -> None:
+    """Keep a notice (not a problem) for the end of the build, where each distinct one is logged once."""
+    _domain(env).notices.setdefault(env.docname, []).append((location, text))
+
+
 def _verbosity(env: Any) -> int:
     """How much the user asked to see: -v levels, or -T (full tracebacks) as one."""
     # Sphinx 9 keeps verbosity on the config; older versions on the app.
@@ -113,6 +125,7 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
         return
     if getattr(app, "paramcount_config_errors", None):
         app.statuscode = 1  # already logged at start-up, located at conf.py
+    _log_notices(_domain(app.env).notices, getattr(app, "paramcount_read", set()))
     by_doc = _domain(app.env).problems
     read: set[str] = getattr(app, "paramcount_read", set())
     problems: list[Problem] = []
@@ -148,6 +161,18 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
     logger.info("\n".join(lines))
     if any(p.fails for p in problems):
         app.statuscode = 1
+
+
+def _log_notices(by_doc: dict[str, list[tuple[str, str]]], read: set[str]) -> None:
+    """Each distinct notice of the pages read in this build, once, at the first directive that caused it."""
+    seen: set[str] = set()
+    for docname in sorted(by_doc):
+        if docname not in read:
+            continue
+        for location, text in by_doc[docname]:
+            if text not in seen:
+                seen.add(text)
+                logger.info(f"paramcount: {text}", location=location)
 
 
 def setup_problems(app: Any) -> None:

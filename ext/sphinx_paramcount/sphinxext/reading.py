@@ -16,7 +16,7 @@ from ..cache import cached_explain
 from ..errors import ParamcountError
 from ..formulas.registry import default_registry
 from ..report import Report
-from .problems import report_problem
+from .problems import note, report_problem
 
 logger = logging.getLogger("sphinx_paramcount")
 
@@ -36,7 +36,7 @@ def report_for(
     for path in report.sources:
         env.note_dependency(path)
     for notice in report.notices:
-        logger.info(f"paramcount: {notice}", location=location)
+        note(env, location, notice)
     return report
 
 
