@@ -8,14 +8,23 @@ tensors.  The words of the legend follow the seed notebook's.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from torch import nn
 
 from .expr import Const, Expr, Sym, total
 
-if TYPE_CHECKING:  # for the annotation only: the registry imports this module when first used
-    from .registry import FormulaRegistry
+
+class Registrar(Protocol):
+    """What ``register_all`` needs of a registry (``FormulaRegistry.add``).
+
+    Declared here rather than imported: the registry imports this module when
+    first used, and this module must not import the registry back.
+    """
+
+    def add(
+        self, *keys: type | str, build: Any, label: Any = ..., covers_children: bool = ..., replace: bool = ...
+    ) -> None: ...
 
 
 def _dims(value: Any, n: int) -> tuple[int, ...]:
@@ -275,7 +284,7 @@ def mha_label(m: Any) -> str:
     return f"MultiheadAttention({m.embed_dim}, heads={m.num_heads}{extra})"
 
 
-def register_all(registry: FormulaRegistry) -> None:
+def register_all(registry: Registrar) -> None:
     """Declare every built-in family; never replaces a user's registration."""
 
     def add(*keys: type, build: Any, label: Any = None, covers_children: bool = False) -> None:
