@@ -41,7 +41,9 @@ class ParamcountDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         source, line = self.get_source_info()
-        location = source_location(self.env, source, line, self.block_text.splitlines()[0] if self.block_text else "")
+        # The directive's own first line confirms its line in the file (MyST's block_text starts at the options).
+        first = "{paramcount}" if self._myst() else (self.block_text.splitlines() or [""])[0]
+        location = source_location(self.env, source, line, first, directive=True)
         target_lines, items, errors = self._read_block()
         target = " ".join(" ".join(target_lines).split())
         parsed = parse_options(items, device=self.config.paramcount_device)

@@ -39,13 +39,16 @@ _CELL = 10_000
 _LOOK_AHEAD = 60
 
 
-def source_location(env: Any, source: str | None, line: int | None, text: str = "") -> str:
+def source_location(env: Any, source: str | None, line: int | None, text: str = "", *, directive: bool = False) -> str:
     """``/abs/path:line`` of the file that holds a directive or role.
 
     ``source`` and ``line`` are what ``get_source_info()`` gives; ``text`` is
     the directive's first line or the role's raw text, used to confirm the
-    line in the file (and to find a translated role in its catalog).
+    line in the file (and to find a translated role in its catalog).  A
+    directive's line is never before the one docutils gives; a role's may be
+    one before (inside tables and lists).
     """
+    back = 1 if not directive or text == "{paramcount}" else 0  # MyST 2 gives an include's directives one late
     if not source:
         source = str(env.doc2path(env.docname))
     setting = _CONF_STRINGS.get(source)
@@ -59,26 +62,35 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
     docstring = _DOCSTRING.match(source)
     if docstring:
         found = _docstring_line(docstring["file"], docstring["name"], line or 1)
-        return _confirmed(*found, text) if found else f"{source}:{line}"
+        return _confirmed(*found, text, back) if found else f"{source}:{line}"
     if source.startswith("<"):
         return f"{source}:{line}" if line else source
     path = os.path.abspath(source)
     if path.endswith(".ipynb") and line and line >= _CELL:
         found_line = _notebook_line(path, line)
-        return _confirmed(path, found_line, text, as_json=True) if found_line else f"{path}:{line}"
-    return _confirmed(path, line, text) if line else path
+        return _confirmed(path, found_line, text, back, as_json=True) if found_line else f"{path}:{line}"
+    return _confirmed(path, line, text, back) if line else path
 
 
-def _confirmed(path: str, line: int, text: str, *, as_json: bool = False) -> str:
-    """``path:N``, N the first line from ``line - 1`` on that holds ``text``'s first line (else ``line``)."""
+def _confirmed(path: str, line: int, text: str, back: int, *, as_json: bool = False) -> str:
+    """``path:N``, N the first line from ``line - back`` on that holds ``text``'s first line (else ``line``).
+
+    ``text`` ``{paramcount}`` stands for a MyST directive's opening fence.
+    """
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
     if first:
         needle = json.dumps(first, ensure_ascii=False)[1:-1] if as_json else first
+        fence = _MYST_FENCE if first == "{paramcount}" else None
         lines = _file_lines(path)
-        for number in range(max(line - 1, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
-            if needle in lines[number - 1]:
+        for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
+            found = fence.search(lines[number - 1]) if fence else needle in lines[number - 1]
+            if found:
                 return f"{path}:{number}"
     return f"{path}:{line}"
+
+
+# A MyST directive's opening fence (in a blockquote too, or in a notebook's JSON string).
+_MYST_FENCE = re.compile(r"""^[\s>"]*(?:`{3,}|:{3,})\{paramcount\}""")
 
 
 def _file_lines(path: str) -> list[str]:
