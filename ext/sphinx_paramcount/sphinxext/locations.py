@@ -19,6 +19,7 @@ line at or after it that holds the directive's or role's own text.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import re
@@ -95,10 +96,16 @@ _MYST_FENCE = re.compile(r"""^[\s>"]*(?:`{3,}|:{3,})\{paramcount\}""")
 
 def _file_lines(path: str) -> list[str]:
     try:
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
-            return f.read().splitlines()
+        return _read_lines(path, os.stat(path).st_mtime_ns)
     except OSError:
         return []
+
+
+@functools.lru_cache(maxsize=64)
+def _read_lines(path: str, mtime_ns: int) -> list[str]:
+    """A file's lines, read once per modification (a page's directives and roles all look in it)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        return f.read().splitlines()
 
 
 def _conf_string_lines(env: Any, name: str) -> tuple[str, list[int]]:
