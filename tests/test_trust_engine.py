@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -40,6 +39,8 @@ from sphinx_paramcount.formulas.registry import default_registry
 from sphinx_paramcount.guards import downloads_refused, refuse_weights, torch_state_kept
 from sphinx_paramcount.target import parse_target
 from tests.models import trust_engine
+from tests.test_cli import run
+from tests.test_fuzz import watched
 from tests.test_reliability import ANSI, check_table_adds_up, problems, sphinx_build, table_rows
 
 REPO = Path(__file__).resolve().parent.parent
@@ -251,25 +252,13 @@ def test_not_counted_in_text_markdown_and_json():
     assert json.loads(render.to_json(explain("torch.nn.Linear(2, 2)")))["not_counted"] == []
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
-    return subprocess.run(
-        [sys.executable, "-m", "sphinx_paramcount", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-    )
-
-
 def test_cli_distiller_prints_no_traceback_and_lists_what_is_not_counted():
-    text = cli(f"{TE}:Distiller")
+    text = run(f"{TE}:Distiller")
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith(f"{TE}:Distiller: 18 parameters\n")
     assert "Not counted: 72 in 2 tensor(s)" in text.stdout
     assert "Traceback" not in text.stderr
-    data = json.loads(cli(f"{TE}:Distiller", "--format", "json").stdout)
+    data = json.loads(run(f"{TE}:Distiller", "--format", "json").stdout)
     assert (data["total"], [t["name"] for t in data["not_counted"]]) == (18, ["teacher.weight", "teacher.bias"])
 
 
@@ -443,29 +432,6 @@ def test_targets_without_weights_pass_the_check(target):
     refuse_weights(parse_target(target))
 
 
-_network: list[tuple[str, Any]] | None = None
-_hooked = False
-
-
-def _audit(event: str, args: Any) -> None:
-    if _network is not None and event.startswith("socket."):
-        _network.append((event, args))
-
-
-@contextlib.contextmanager
-def network_watched() -> Iterator[list[tuple[str, Any]]]:
-    """Every socket audit event (connect, getaddrinfo, ...) raised in the block."""
-    global _network, _hooked
-    if not _hooked:  # an audit hook cannot be removed; it records only inside this block
-        sys.addaudithook(_audit)
-        _hooked = True
-    _network = []
-    try:
-        yield _network
-    finally:
-        _network = None
-
-
 @pytest.mark.parametrize(
     ("factory", "words"),
     [
@@ -478,9 +444,9 @@ def network_watched() -> Iterator[list[tuple[str, Any]]]:
 def test_a_download_while_building_fails_at_once_without_touching_the_network(factory, words):
     import transformers  # noqa: F401 - imported outside the watch: only the build is watched
 
-    with network_watched() as events, pytest.raises(WeightsError) as info:
+    with watched() as events, pytest.raises(WeightsError) as info:
         build_model(f"{TE}:{factory}")
-    assert events == []
+    assert [event for event, _ in events if event.startswith("socket.")] == []
     assert words in info.value.message
     assert "counting never needs trained weights" in info.value.message
     assert "pretrained=False" in info.value.hint
@@ -504,7 +470,7 @@ def test_downloads_and_hub_offline_mode_are_restored_after_the_build(monkeypatch
 
 
 def test_cli_refuses_weights_with_its_subtype():
-    result = cli('transformers.AutoModelForCausalLM.from_pretrained("gpt2")')
+    result = run('transformers.AutoModelForCausalLM.from_pretrained("gpt2")')
     assert result.returncode == 1
     assert result.stderr.startswith(
         "sphinx-paramcount: error [weights]: transformers.AutoModelForCausalLM.from_pretrained(...) downloads"
