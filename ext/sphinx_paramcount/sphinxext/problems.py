@@ -16,11 +16,14 @@ import ast
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from sphinx.domains import Domain
 from sphinx.util import logging
+
+from ..sites import Site
+from ..stated import Check, Claim
 
 logger = logging.getLogger("sphinx_paramcount")
 
@@ -43,21 +46,28 @@ class ParamcountDomain(Domain):
 
     name = "paramcount"
     label = "sphinx-paramcount"
-    initial_data: ClassVar[dict[str, Any]] = {"problems": {}}  # deep-copied per environment by Sphinx
-    data_version: ClassVar[int] = 1
+    # deep-copied per environment by Sphinx; "sites": every stated number checked, for ``update``
+    initial_data: ClassVar[dict[str, Any]] = {"problems": {}, "sites": {}}
+    data_version: ClassVar[int] = 2
 
     @property
     def problems(self) -> dict[str, list[Problem]]:
         return self.data.setdefault("problems", {})  # type: ignore[no-any-return]
 
+    @property
+    def sites(self) -> dict[str, list[Site]]:
+        return self.data.setdefault("sites", {})  # type: ignore[no-any-return]
+
     def clear_doc(self, docname: str) -> None:
         self.problems.pop(docname, None)
+        self.sites.pop(docname, None)
 
     def merge_domaindata(self, docnames: Any, otherdata: dict[str, Any]) -> None:
-        theirs = otherdata.get("problems", {})
-        for docname in docnames:
-            if docname in theirs:
-                self.problems[docname] = theirs[docname]
+        for key in ("problems", "sites"):
+            theirs, ours = otherdata.get(key, {}), self.data.setdefault(key, {})
+            for docname in docnames:
+                if docname in theirs:
+                    ours[docname] = theirs[docname]
 
     def resolve_any_xref(self, *args: Any) -> list[Any]:
         return []
@@ -240,6 +250,52 @@ def update_hint(location: str) -> str:
 
 
 # -- recording and reporting ----------------------------------------------------------------
+
+
+def record_sites(
+    env: Any,
+    source: str | None,
+    line: int | None,
+    location: str,
+    raw: str,
+    target: str,
+    claims: list[tuple[str, Claim]],
+    result: Check,
+) -> None:
+    """Keep a ``Site`` for each claim that was checked: ``update`` rewrites what the build checked.
+
+    ``source`` and ``line`` are what ``get_source_info()`` gave; ``raw`` is the
+    directive's ``block_text`` or the role's ``rawtext``; each claim comes with
+    the option that states it (``""`` for a role).
+    """
+    actual = dict(result.actual)
+    # Text from conf.py, a translation or a docstring is not written in the page's own file.
+    src = source or ""
+    editable = bool(src) and not (src in _CONF_STRINGS or _TRANSLATED.match(src) or _DOCSTRING.match(src))
+    kept = _domain(env).sites.setdefault(env.docname, [])
+    for option, claim in claims:
+        if claim.key not in actual:
+            continue  # an unknown row: an option problem, not a number to rewrite
+        site = Site(
+            path=holding_file(location),
+            line=line or 0,
+            location=location,
+            editable=editable,
+            kind="directive" if option else "role",
+            raw=raw,
+            option=option,
+            key=claim.key,
+            stated=claim.count,
+            actual=actual[claim.key],
+            target=target,
+        )
+        kept.append(replace(site, nth=sum(_same_place(s, site) for s in kept)))
+
+
+def _same_place(a: Site, b: Site) -> bool:
+    return (a.path, a.line, a.raw, a.option, a.key) == (b.path, b.line, b.raw, b.option, b.key)
+
+
 
 
 def is_suppressed(config: Any, subtype: str) -> bool:
