@@ -73,5 +73,7 @@ def collect(srcdir: Path) -> Collected:
     read = {os.path.realpath(env.doc2path(docname)) for docname in env.found_docs}
     for deps in env.dependencies.values():
         read |= {os.path.realpath(srcdir / dep) for dep in deps}
+    # conf.py (rst_prolog/epilog) and docstrings' modules hold sites too: the build reads them.
+    read |= {os.path.realpath(srcdir / "conf.py")} | {os.path.realpath(s.path) for s in sites}
     suffixes = tuple(app.config.source_suffix)
     return Collected(tuple(sites), tuple(problems.values()), frozenset(read), suffixes)
