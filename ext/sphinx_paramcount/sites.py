@@ -107,22 +107,24 @@ _NEXT_OPTION = re.compile(r"\n[ \t>]*(?::[\w-]+:|[\w-]+[ \t]*:)(?=\s|$)|\n[ \t>]
 
 def _locate_directive(text: str, line: int, site: Site) -> tuple[int, int]:
     start, end = _region(text, line, max(1, len(site.raw.splitlines())))
-    number = _flexible(site.stated.text)
-    found: list[tuple[int, int]] = []
+    number = re.compile(rf"(?P<n>{_flexible(site.stated.text)})(?![\w.])")
+    # Where each of this directive's claims under the site's key starts, in order: the value
+    # of each ``:total:`` (a repeated option is a second claim), or each ``:expect:``'s ``name=``.
+    slots: list[int] = []
     for marker in _option_marker(site.option).finditer(text, start, end):
         nxt = _NEXT_OPTION.search(text, marker.end(), end)
         value_end = nxt.start() if nxt else end
         if site.option == "expect":
-            name = re.escape(site.key.row)
-            pattern = rf"(?<![\w.\-–]){name}[\s>]*=[\s>]*(?P<n>{number})(?![\w.])"
-            m = re.compile(pattern).search(text, marker.end(), value_end)
+            entry = re.compile(rf"(?<![\w.\-–]){re.escape(site.key.row)}[\s>]*=[\s>]*")
+            m = entry.search(text, marker.end(), value_end)
         else:
-            m = re.compile(rf"[\s>\"']*(?P<n>{number})(?![\w.])").match(text, marker.end(), value_end)
+            m = re.compile(r"[\s>\"']*").match(text, marker.end(), value_end)
         if m:
-            found.append(m.span("n"))
-    if site.nth >= len(found):
+            slots.append(m.end())
+    found = number.match(text, slots[site.nth], end) if site.nth < len(slots) else None
+    if found is None:
         raise NotLocated(f":{site.option}: {site.stated.text} is not in the directive at this line")
-    return found[site.nth]
+    return found.span("n")
 
 
 def _locate_role(text: str, line: int, site: Site) -> tuple[int, int]:

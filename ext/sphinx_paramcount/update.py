@@ -75,6 +75,15 @@ def _ignored_dir(path: Path) -> bool:
     return path.name.startswith((".", "_build")) or path.name == "node_modules" or (path / ".buildinfo").exists()
 
 
+def _shown(location: str) -> str:
+    """``docs/index.rst:12``: a location with its file relative to the current folder, if under it."""
+    path, colon, line = location.rpartition(":")
+    if not colon or not line.isdigit():
+        path, colon, line = location, "", ""
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    return f"{shown}{colon}{line}"
+
+
 def _under(file: str, path: Path) -> bool:
     return file == str(path) or file.startswith(str(path).rstrip(os.sep) + os.sep)
 
@@ -154,12 +163,14 @@ class Run:
         for path in selected:
             for file in _candidates(path, (*found.suffixes, ".ipynb")):
                 if os.path.realpath(file) not in found.read and (path == file or file.suffix in found.suffixes):
-                    _say(f"{os.path.relpath(file)}: skipped: no build reads it (exclude_patterns, source_suffix)")
-        mine = [s for s in found.sites if any(_under(s.path, p) for p in selected)]
+                    _say(f"{_shown(str(file))}: skipped: no build reads it (exclude_patterns, source_suffix)")
+        # The whole project: every site the build checks, docstrings outside the folder included.
+        whole = srcdir in selected
+        mine = [s for s in found.sites if whole or any(_under(s.path, p) for p in selected)]
         for p in found.problems:
-            if any(_under(p.location.rsplit(":", 1)[0], s) for s in selected) or srcdir in selected:
+            if whole or any(_under(p.location.rsplit(":", 1)[0], s) for s in selected):
                 self.problems += 1
-                _say(f"{p.location}: [{p.subtype}] {p.message}" + (f" ({p.hint})" if p.hint else ""))
+                _say(f"{_shown(p.location)}: [{p.subtype}] {p.message}" + (f" ({p.hint})" if p.hint else ""))
         by_file: dict[str, list[Site]] = defaultdict(list)
         for site in mine:
             if not site.stale:
@@ -171,12 +182,12 @@ class Run:
 
             self.problems += 1
             message = Mismatch(site.key, site.stated, site.actual, site.target).message
-            _say(f"{site.location}: {message}; not rewritten: {update_hint(site.location)}")
+            _say(f"{_shown(site.location)}: {message}; not rewritten: {update_hint(site.location)}")
         for path, sites in by_file.items():
             self.file(Path(path), sites)
 
     def file(self, path: Path, sites: list[Site]) -> None:
-        shown = os.path.relpath(path)
+        shown = _shown(str(path))
         try:
             old = _read(path)
             edits = _edits(old, str(path), sites)
@@ -189,7 +200,6 @@ class Run:
             _say(f"{shown}: cannot read: {exc.strerror or exc}")
             return
         new = apply(old, edits)
-        self.stale += len(set(edits))
         _diff(shown, old, new)
         if self.write:
             try:
@@ -197,6 +207,8 @@ class Run:
             except OSError as exc:
                 self.unwritable += 1
                 _say(f"{shown}: cannot write: {exc.strerror or exc}")
+                return
+        self.stale += len(set(edits))
 
     def summary(self, check: bool) -> int:
         verb = "updated" if self.write else "stale"

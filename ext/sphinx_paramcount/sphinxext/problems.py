@@ -278,7 +278,7 @@ def record_sites(
             continue  # an unknown row: an option problem, not a number to rewrite
         site = Site(
             path=holding_file(location),
-            line=line or 0,
+            line=(line or 0) if editable else 0,  # epilog lines count from each page: one site, not one a page
             location=location,
             editable=editable,
             kind="directive" if option else "role",
@@ -289,7 +289,8 @@ def record_sites(
             actual=actual[claim.key],
             target=target,
         )
-        kept.append(replace(site, nth=sum(_same_place(s, site) for s in kept)))
+        # Text read twice (a translated paragraph is parsed again) is still one site where it is not the file's own.
+        kept.append(replace(site, nth=sum(_same_place(s, site) for s in kept)) if editable else site)
 
 
 def _same_place(a: Site, b: Site) -> bool:

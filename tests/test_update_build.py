@@ -1,0 +1,197 @@
+"""Issue 11: ``update`` finds exactly what the build checks, in every source the build reads.
+
+Real ``sphinx-build`` runs of the root ``test-update-forms`` (every form the
+issue lists: wrapped roles and targets, a value on the next line, a BOM, a
+MyST blockquote and YAML block, ``.txt`` and ``.markdown`` pages, includes, a
+MyST-NB notebook, and examples in code blocks, literals and comments that
+the build does not check) before and after ``update``, compared both ways.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sphinx_paramcount.sphinxext.collect import collect
+from sphinx_paramcount.stated import Mismatch
+from tests.test_reliability import ROOTS, problems
+from tests.test_trust_sphinx import sphinx_build
+
+REPO = ROOTS.parent.parent
+LINEAR = "torch.nn.Linear(4, 2)"
+
+pytest.importorskip("myst_nb")
+
+
+def update(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx_paramcount", "update", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# Every line that --write changes, per file, as (old, new); no other line of the site changes.
+CHANGED = {
+    "bom.rst": [("   :total: 11", "   :total: 10")],
+    "index.rst": [
+        (
+            "A role wrapped over two lines: the layer has :paramcount:`11",
+            "A role wrapped over two lines: the layer has :paramcount:`10",
+        ),
+        ("   :total: 131,586", "   :total: 131,618"),
+        ("      fc1=131_000, fc2=66", "      fc1=131_104, fc2=66"),
+        ("   :trainable: 131.5K", "   :trainable: 131.6K"),
+        ("   :total: 1,152", "   :total: 1,160"),
+        (
+            f"Write ``:paramcount:`13 <{LINEAR}>``` to state it: :paramcount:`13 <{LINEAR}>`,",
+            f"Write ``:paramcount:`13 <{LINEAR}>``` to state it: :paramcount:`10 <{LINEAR}>`,",
+        ),
+        (f"and again :paramcount:`13 <{LINEAR}>`.", f"and again :paramcount:`10 <{LINEAR}>`."),
+        ("      16", "      15"),
+    ],
+    "inc/part.rst": [("   :total: 9", "   :total: 8")],
+    "inc/part.md": [
+        (
+            "Included in MyST, {paramcount}`9 <torch.nn.Linear(3, 3)>` parameters.",
+            "Included in MyST, {paramcount}`12 <torch.nn.Linear(3, 3)>` parameters.",
+        )
+    ],
+    "nb.ipynb": [
+        ('    ":total: 11\\n",', '    ":total: 10\\n",'),
+        (f'    "Role: {{paramcount}}`12 <{LINEAR}>`."', f'    "Role: {{paramcount}}`10 <{LINEAR}>`."'),
+    ],
+    "other.markdown": [(":total: 10", ":total: 9")],
+    "page.txt": [("   :total: 7", "   :total: 6")],
+    "quote.md": [
+        ("> :total: 11", "> :total: 10"),
+        (
+            f"> Quoted {{paramcount}}`12 <{LINEAR}>` and {{paramcount}}`10 <{LINEAR}>`.",
+            f"> Quoted {{paramcount}}`10 <{LINEAR}>` and {{paramcount}}`10 <{LINEAR}>`.",
+        ),
+        ("total: 19", "total: 18"),
+    ],
+}
+
+
+def _changed_lines(old: bytes, new: bytes) -> list[tuple[str, str]]:
+    a = old.decode("utf-8", "surrogateescape").splitlines()
+    b = new.decode("utf-8", "surrogateescape").splitlines()
+    assert len(a) == len(b)
+    return [(x, y) for x, y in zip(a, b) if x != y]
+
+
+def test_update_fixes_each_mismatch_the_build_reports_and_nothing_else(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-update-forms", src)
+    before = _files(src)
+    build = sphinx_build(src, tmp_path / "out")
+    assert build.returncode == 1, build.stderr
+    found = problems(build.stderr)
+    mismatches = [(f, line, message) for f, line, sub, message in found if sub == "mismatch"]
+    assert len(mismatches) == len(found) == 17
+
+    # One way: each mismatch the build reports is a stale site there, and each stale site is one the
+    # build reports.  Two identical roles in one paragraph are one message and two numbers: 18.
+    stale = [s for s in collect(src).sites if s.stale]
+    assert len(stale) == 18
+    where = Counter(
+        (Path(s.path).name, int(s.location.rsplit(":", 1)[1]), Mismatch(s.key, s.stated, s.actual, s.target).message)
+        for s in stale
+    )
+    assert set(where) == {(f, line, message.split(" (run 'sphinx-paramcount")[0]) for f, line, message in mismatches}
+    assert [(f, line, n) for (f, line, _), n in where.items() if n > 1] == [("index.rst", 27, 2)]
+    check = update("--check", str(src), cwd=tmp_path)
+    assert check.returncode == 1 and check.stderr == "sphinx-paramcount: 18 stated numbers stale\n"
+    assert _files(src) == before  # --check writes nothing
+
+    # The other way: after --write the build passes, and only the numbers changed.
+    written = update("--write", str(src), cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert written.stderr == "sphinx-paramcount: 18 stated numbers updated\n"
+    after = _files(src)
+    assert after.keys() == before.keys()
+    for name in before:
+        assert _changed_lines(before[name], after[name]) == CHANGED.get(name, []), name
+    rebuilt = sphinx_build(src, tmp_path / "out2")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert problems(rebuilt.stderr) == []
+    # The examples the build does not check keep their wrong numbers.
+    index = (src / "index.rst").read_text()
+    assert f"``:paramcount:`11 <{LINEAR}>```" in index and f"   .. paramcount:: {LINEAR}\n      :total: 11" in index
+    assert index.count(":total: 11") == 3 and index.count(f":paramcount:`11 <{LINEAR}>`") == 3
+    assert f"`{{paramcount}}`11 <{LINEAR}>``" in (src / "quote.md").read_text()
+    assert update("--check", str(src), cwd=tmp_path).returncode == 0
+
+
+def test_a_notebook_is_edited_inside_its_json_and_still_loads(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["myst_nb", "sphinx_paramcount"]\nnb_execution_mode = "off"\n')
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   nb\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# Notebook \u00e9\n\n```{{paramcount}} {LINEAR}\n:total: 10\n```"),
+        nbformat.v4.new_code_cell("x = '11'"),
+        nbformat.v4.new_markdown_cell(
+            f'Intro "quoted" \\ \t.\n\n```{{paramcount}} {LINEAR}\n:total: 11\n```\n\nRole: {{paramcount}}`12 <{LINEAR}>`.'
+        ),
+    ]
+    nbformat.write(nb, src / "nb.ipynb")
+    before = (src / "nb.ipynb").read_bytes()
+    # The build fails; so does update --check, on the folder and on the notebook.
+    assert sphinx_build(src, tmp_path / "out").returncode == 1
+    assert update("--check", str(src), cwd=tmp_path).returncode == 1
+    # The command the build's message suggests fixes the directive and the role.
+    result = update("--write", "src/nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "sphinx-paramcount: 2 stated numbers updated\n"
+    after = (src / "nb.ipynb").read_bytes()
+    assert after == before.replace(b'":total: 11\\n"', b'":total: 10\\n"').replace(b"`12 <", b"`10 <")
+    assert after.endswith(b"}\n")
+    cells = nbformat.read(src / "nb.ipynb", as_version=4).cells
+    assert ":total: 10\n" in cells[2].source and f"{{paramcount}}`10 <{LINEAR}>`" in cells[2].source
+    assert cells[1].source == "x = '11'" and cells[0].source == nb.cells[0].source
+    assert sphinx_build(src, tmp_path / "out2").returncode == 0
+    assert update("--check", str(src), cwd=tmp_path).returncode == 0
+
+
+def test_numbers_from_conf_py_translations_and_docstrings_are_reported_where_to_edit(tmp_path):
+    root = ROOTS / "test-trust-locations"
+    result = update("--check", str(root.relative_to(REPO)))
+    assert result.returncode == 1
+    err = result.stderr.splitlines()
+    assert err[-1] == "sphinx-paramcount: 2 stated numbers stale, 3 problems (above)"  # each once, not once a page
+    notes = sorted(line.split(": stated total")[0] + " | " + line.split("; not rewritten: ")[1] for line in err[:-1])
+    assert notes == [
+        "sphinx-paramcount: tests/models/documented.py:9 | edit the number in the docstring in tests/models/documented.py",
+        "sphinx-paramcount: tests/roots/test-trust-locations/conf.py:14 | "
+        "edit the number in rst_prolog or rst_epilog in tests/roots/test-trust-locations/conf.py",
+        "sphinx-paramcount: tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po:6 | "
+        "edit the number in the translation in tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po",
+    ]
+    # The included pages' numbers are the ones update can rewrite: shown as a diff.
+    assert "+++ tests/roots/test-trust-locations/inc/part.rst" in result.stdout
+    assert "+++ tests/roots/test-trust-locations/inc/part.md" in result.stdout
+
+
+def test_update_check_passes_on_this_projects_docs():
+    result = update("--check", "docs")
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    assert result.stderr == "sphinx-paramcount: 0 stated numbers stale\n"
