@@ -118,8 +118,11 @@ def test_the_builds_other_problems_are_reported_and_the_rest_is_still_updated(tm
     assert err[-1] == "sphinx-paramcount: 2 stated numbers updated, 2 problems (above)"
     # The good directive in index.rst is updated; so is the unclosed fence, which MyST reads to
     # the end of the page, as the build does; the malformed number is left as it is.
-    assert (src / "index.rst").read_text().endswith("SimpleNt\n   :total: 5\n\n.. paramcount:: "
-                                                     "tests.models.seed:SimpleNet\n   :total: 131618\n")
+    assert (
+        (src / "index.rst")
+        .read_text()
+        .endswith("SimpleNt\n   :total: 5\n\n.. paramcount:: tests.models.seed:SimpleNet\n   :total: 131618\n")
+    )
     assert (src / "b.md").read_text().endswith(":total: 131618\n")
     assert (src / "c.rst").read_text().endswith(":total: 12a\n")
 

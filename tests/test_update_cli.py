@@ -97,7 +97,7 @@ def test_a_file_that_cannot_be_written_is_one_line_and_the_others_are_still_writ
     assert sorted(p.name for p in src.iterdir()) == ["a.rst", "b.rst", "conf.py", "index.rst"]
 
 
-SLOW_MODEL = '''
+SLOW_MODEL = """
 import os
 import time
 
@@ -108,7 +108,7 @@ def slow():
     open(os.environ["SLOW_MARKER"], "w").close()
     time.sleep(120)
     return nn.Linear(4, 2)
-'''
+"""
 
 
 def test_ctrl_c_stops_cleanly_with_one_line_and_exit_130(tmp_path):

@@ -100,6 +100,14 @@ def _candidates(path: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
                 yield Path(root) / name
 
 
+def _say_skipped(selected: list[Path], read: frozenset[str], suffixes: tuple[str, ...]) -> None:
+    """Name each file the user gave, or source file in a folder given, that no build reads."""
+    for path in selected:
+        for file in _candidates(path, (*suffixes, ".ipynb")):
+            if os.path.realpath(file) not in read:
+                _say(f"{_shown(str(file))}: skipped: no build reads it (exclude_patterns, source_suffix)")
+
+
 # -- rewriting ---------------------------------------------------------------------------
 
 
@@ -157,34 +165,35 @@ class Run:
         self.stale = self.problems = self.unwritable = 0
 
     def project(self, srcdir: Path, selected: list[Path]) -> None:
+        """Check (and with ``--write`` rewrite) the numbers under ``selected`` of the project in ``srcdir``."""
         from .sphinxext.collect import collect
+        from .sphinxext.problems import update_hint
 
         found = collect(srcdir)
-        for path in selected:
-            for file in _candidates(path, (*found.suffixes, ".ipynb")):
-                if os.path.realpath(file) not in found.read and (path == file or file.suffix in found.suffixes):
-                    _say(f"{_shown(str(file))}: skipped: no build reads it (exclude_patterns, source_suffix)")
+        _say_skipped(selected, found.read, found.suffixes)
         # The whole project: every site the build checks, docstrings outside the folder included.
         whole = srcdir in selected
-        mine = [s for s in found.sites if whole or any(_under(s.path, p) for p in selected)]
-        for p in found.problems:
-            if whole or any(_under(p.location.rsplit(":", 1)[0], s) for s in selected):
+
+        def mine(file: str) -> bool:
+            return whole or any(_under(file, p) for p in selected)
+
+        for problem in found.problems:
+            if mine(problem.location.rsplit(":", 1)[0]):
                 self.problems += 1
-                _say(f"{_shown(p.location)}: [{p.subtype}] {p.message}" + (f" ({p.hint})" if p.hint else ""))
+                hint = f" ({problem.hint})" if problem.hint else ""
+                _say(f"{_shown(problem.location)}: [{problem.subtype}] {problem.message}{hint}")
         by_file: dict[str, list[Site]] = defaultdict(list)
-        for site in mine:
-            if not site.stale:
+        for site in found.sites:
+            if not site.stale or not mine(site.path):
                 continue
             if site.editable:
                 by_file[os.path.realpath(site.path)].append(site)
                 continue
-            from .sphinxext.problems import update_hint
-
             self.problems += 1
             message = Mismatch(site.key, site.stated, site.actual, site.target).message
             _say(f"{_shown(site.location)}: {message}; not rewritten: {update_hint(site.location)}")
-        for path, sites in by_file.items():
-            self.file(Path(path), sites)
+        for held, sites in by_file.items():
+            self.file(Path(held), sites)
 
     def file(self, path: Path, sites: list[Site]) -> None:
         shown = _shown(str(path))

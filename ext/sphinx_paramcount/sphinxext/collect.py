@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..sites import Site
-from .problems import Problem
+from .problems import ParamcountDomain, Problem
 
 
 class NotAProject(Exception):
@@ -58,7 +58,7 @@ def collect(srcdir: Path) -> Collected:
         app.builder.write_documents = lambda docnames: None  # type: ignore[method-assign]
         app.build()
     env = app.env
-    domain = env.domains["paramcount"]
+    domain: ParamcountDomain = env.domains["paramcount"]  # type: ignore[assignment]
     sites: dict[Site, None] = {}
     for docname in sorted(domain.sites):
         sites.update(dict.fromkeys(domain.sites[docname]))

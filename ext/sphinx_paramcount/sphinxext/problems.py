@@ -297,8 +297,6 @@ def _same_place(a: Site, b: Site) -> bool:
     return (a.path, a.line, a.raw, a.option, a.key) == (b.path, b.line, b.raw, b.option, b.key)
 
 
-
-
 def is_suppressed(config: Any, subtype: str) -> bool:
     return logging.is_suppressed_warning(WARNING_TYPE, subtype, config.suppress_warnings or [])
 
