@@ -10,6 +10,7 @@ the build does not check) before and after ``update``, compared both ways.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -195,3 +196,15 @@ def test_update_check_passes_on_this_projects_docs():
     result = update("--check", "docs")
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
     assert result.stderr == "sphinx-paramcount: 0 stated numbers stale\n"
+
+
+def test_a_parallel_build_keeps_the_same_sites_as_a_serial_one(tmp_path):
+    """Sites are merged from parallel readers like problems: the environment of ``-j 2`` holds them all."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-update-forms", src)
+    out = tmp_path / "out"
+    assert sphinx_build(src, out, "-j", "2").returncode == 1
+    with open(out / ".doctrees" / "environment.pickle", "rb") as f:
+        env = pickle.load(f)
+    merged = {site for sites in env.domaindata["paramcount"]["sites"].values() for site in sites}
+    assert merged == set(collect(src).sites) and len(merged) == 23

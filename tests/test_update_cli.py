@@ -40,6 +40,12 @@ def test_a_missing_path_or_one_outside_any_project_is_an_error_naming_it(tmp_pat
     assert _err(capsys) == [
         "sphinx-paramcount: error: docs: its conf.py does not list 'sphinx_paramcount' in extensions"
     ]
+    (tmp_path / "docs" / "conf.py").write_text("extensions = ['sphinx_paramcount']\nraise ValueError('boom')\n")
+    assert main(["update", "--check", "docs"]) == 2
+    assert _err(capsys) == [
+        "sphinx-paramcount: error: docs: Sphinx cannot read the project: There is a programmable error in your "
+        "configuration file: ValueError: boom (docs/conf.py:2; --traceback shows the rest)"
+    ]
 
 
 def test_files_no_build_reads_are_reported_as_skipped_and_left_alone(tmp_path, capsys, monkeypatch):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -249,6 +250,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _one_line(message: str) -> str:
+    """Sphinx's message about a failing conf.py holds a traceback: its first line, the error and where."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    if not any(line.startswith("Traceback") for line in lines):
+        return message
+    where = re.findall(r'File "([^"]+)", line (\d+)', message)
+    at = f" ({_shown(where[-1][0])}:{where[-1][1]}; --traceback shows the rest)" if where else ""
+    return f"{lines[0].rstrip(': ')}: {lines[-1].strip()}{at}"
+
+
 def _run(args: argparse.Namespace) -> int:
     from .sphinxext.collect import NotAProject
 
@@ -262,7 +273,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             run.project(srcdir, selected)
         except NotAProject as exc:
-            _say(f"error: {os.path.relpath(srcdir)}: {exc}")
+            _say(f"error: {os.path.relpath(srcdir)}: {exc if args.traceback else _one_line(str(exc))}")
             return 2
         except Exception as exc:  # the project's own code (conf.py, an extension) failed
             if args.traceback:
