@@ -64,7 +64,7 @@ def _confs_below(folder: Path, depth: int = 3) -> list[str]:
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _ignored_dir(Path(root) / d))
-        if Path(root).relative_to(folder).parts.__len__() >= depth:
+        if len(Path(root).relative_to(folder).parts) >= depth:
             dirs[:] = []
         if "conf.py" in files and Path(root) != folder:
             found.append(os.path.relpath(root))
@@ -136,20 +136,26 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _edits(text: str, path: str, sites: list[Site]) -> list[Edit]:
-    """Where each site's number is in ``text``; ``NotLocated`` names the site that is not found."""
-    if not path.endswith(".ipynb"):
-        return [locate(text, site.line, site) for site in sites]
+    """Where each site's number is in ``text``; ``NotLocated``, naming the site, if one is not found."""
+    edits = []
+    for site in sites:
+        try:
+            edits.append(_notebook_edit(text, site) if path.endswith(".ipynb") else locate(text, site.line, site))
+        except NotLocated as exc:
+            raise NotLocated(f"{_shown(site.location)}: {exc}") from None
+    return edits
+
+
+def _notebook_edit(text: str, site: Site) -> Edit:
+    """The edit in the notebook's JSON text: found in the cell's source, made at its raw offsets."""
     from .notebooks import cell_source
     from .sites import NOTEBOOK_CELL
 
-    edits = []
-    for site in sites:
-        cell, line = divmod(site.line, NOTEBOOK_CELL)
-        if cell < 1 or line < 2:
-            raise NotLocated("the notebook line is not one MyST-NB gives")
-        source = cell_source(text, cell - 1)
-        edits.append(source.raw_edit(text, locate(source.text, line - 1, site)))
-    return edits
+    cell, line = divmod(site.line, NOTEBOOK_CELL)
+    if cell < 1 or line < 2:
+        raise NotLocated("the line is not one MyST-NB gives (cell * 10,000 + line)")
+    source = cell_source(text, cell - 1)
+    return source.raw_edit(text, locate(source.text, line - 1, site))
 
 
 def _diff(path: str, old: str, new: str) -> None:
@@ -203,7 +209,7 @@ class Run:
             edits = _edits(old, str(path), sites)
         except NotLocated as exc:
             self.problems += 1
-            _say(f"{shown}: {exc}; the file is left as it is (was it changed during the run?)")
+            _say(f"{exc}; {shown} is left as it is (was it changed during the run?)")
             return
         except OSError as exc:
             self.unwritable += 1
