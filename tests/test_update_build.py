@@ -208,3 +208,27 @@ def test_a_parallel_build_keeps_the_same_sites_as_a_serial_one(tmp_path):
         env = pickle.load(f)
     merged = {site for sites in env.domaindata["paramcount"]["sites"].values() for site in sites}
     assert merged == set(collect(src).sites) and len(merged) == 23
+
+
+def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
+    """nbsphinx numbers the lines of the reST it makes of a notebook: update says so and guesses nothing."""
+    pytest.importorskip("nbsphinx")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["nbsphinx", "sphinx_paramcount"]\nnbsphinx_execute = "never"\n')
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   nb\n")
+    nb = nbformat.v4.new_notebook()
+    rst = f"Title\n=====\n\n.. paramcount:: {LINEAR}\n   :total: 11\n\nRole :paramcount:`12 <{LINEAR}>`.\n"
+    nb.cells = [nbformat.v4.new_raw_cell(rst, metadata={"raw_mimetype": "text/restructuredtext"})]
+    nbformat.write(nb, src / "nb.ipynb")
+    before = (src / "nb.ipynb").read_bytes()
+    result = update("--write", "src", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"sphinx-paramcount: src/nb.ipynb: stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%); "
+        "not rewritten: the build does not say where in src/nb.ipynb it is; edit it by hand",
+        "sphinx-paramcount: src/nb.ipynb:11: this notebook's lines are not MyST-NB's, the only ones update can "
+        "follow; edit it by hand; src/nb.ipynb is left as it is",
+        "sphinx-paramcount: 0 stated numbers updated, 2 problems (above)",
+    ]
+    assert (src / "nb.ipynb").read_bytes() == before

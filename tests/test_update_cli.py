@@ -168,8 +168,8 @@ def test_a_number_not_where_the_build_read_it_leaves_the_file_alone(tmp_path, ca
     monkeypatch.setattr(collect, "collect", then_edited)
     assert main(["update", "--write", "docs"]) == 1
     assert _err(capsys) == [
-        "sphinx-paramcount: docs/index.rst:1: :total: 11 is not in the directive at this line; "
-        "docs/index.rst is left as it is (was it changed during the run?)",
+        "sphinx-paramcount: docs/index.rst:1: :total: 11 is not in the directive at this line "
+        "(was the file changed after the build read it?); docs/index.rst is left as it is",
         "sphinx-paramcount: 0 stated numbers updated, 1 problem (above)",
     ]
     assert (src / "index.rst").read_text().endswith(":trainable: 11\n")

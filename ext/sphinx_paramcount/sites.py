@@ -53,6 +53,9 @@ class NotLocated(Exception):
     """The site's number is not where the build says it is: the file changed, or the text is unusual."""
 
 
+_CHANGED = " (was the file changed after the build read it?)"
+
+
 @dataclass(frozen=True)
 class Edit:
     start: int  # character offsets in the text
@@ -90,7 +93,7 @@ def locate(text: str, line: int, site: Site) -> Edit:
 def _region(text: str, line: int, lines: int) -> tuple[int, int]:
     starts = _line_starts(text)
     if not 1 <= line <= len(starts):
-        raise NotLocated(f"line {line} is past the end of the file")
+        raise NotLocated(f"line {line} is past the end of the file{_CHANGED}")
     first = starts[line - 1]
     last = starts[line - 1 + lines] if line - 1 + lines < len(starts) else len(text)
     return first, last
@@ -123,7 +126,7 @@ def _locate_directive(text: str, line: int, site: Site) -> tuple[int, int]:
             slots.append(m.end())
     found = number.match(text, slots[site.nth], end) if site.nth < len(slots) else None
     if found is None:
-        raise NotLocated(f":{site.option}: {site.stated.text} is not in the directive at this line")
+        raise NotLocated(f":{site.option}: {site.stated.text} is not in the directive at this line{_CHANGED}")
     return found.span("n")
 
 
@@ -142,7 +145,7 @@ def _locate_role(text: str, line: int, site: Site) -> tuple[int, int]:
     # after it.  One shown as an inline literal (``...``) or escaped is not a role.
     found = [m.span("n") for m in pattern.finditer(text, start) if text[m.start() - 1 : m.start()] not in ("`", "\\")]
     if site.nth >= len(found):
-        raise NotLocated(f"the role {site.raw!r} is not at or after this line")
+        raise NotLocated(f"the role {site.raw!r} is not at or after this line{_CHANGED}")
     return found[site.nth]
 
 

@@ -153,7 +153,8 @@ def _notebook_edit(text: str, site: Site) -> Edit:
 
     cell, line = divmod(site.line, NOTEBOOK_CELL)
     if cell < 1 or line < 2:
-        raise NotLocated("the line is not one MyST-NB gives (cell * 10,000 + line)")
+        # nbsphinx, for one, numbers the lines of the reST it makes of the notebook.
+        raise NotLocated("this notebook's lines are not MyST-NB's, the only ones update can follow; edit it by hand")
     source = cell_source(text, cell - 1)
     return source.raw_edit(text, locate(source.text, line - 1, site))
 
@@ -193,12 +194,15 @@ class Run:
         for site in found.sites:
             if not site.stale or not mine(site.path):
                 continue
-            if site.editable:
+            if site.editable and site.line:
                 by_file[os.path.realpath(site.path)].append(site)
                 continue
             self.problems += 1
             message = Mismatch(site.key, site.stated, site.actual, site.target).message
-            _say(f"{_shown(site.location)}: {message}; not rewritten: {update_hint(site.location)}")
+            hint = update_hint(site.location) if site.line or not site.editable else ""
+            if not hint or hint.startswith("run "):  # Sphinx gave no line: nothing to follow
+                hint = f"the build does not say where in {_shown(site.path)} it is; edit it by hand"
+            _say(f"{_shown(site.location)}: {message}; not rewritten: {hint}")
         for held, sites in by_file.items():
             self.file(Path(held), sites)
 
@@ -209,7 +213,7 @@ class Run:
             edits = _edits(old, str(path), sites)
         except NotLocated as exc:
             self.problems += 1
-            _say(f"{exc}; {shown} is left as it is (was it changed during the run?)")
+            _say(f"{exc}; {shown} is left as it is")
             return
         except OSError as exc:
             self.unwritable += 1
