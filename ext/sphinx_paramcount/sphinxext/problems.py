@@ -8,6 +8,10 @@ of the site is logged once at the end of the build, which then sets the exit
 status.  Logging at the end, not while reading, is what makes a serial and a
 ``-j`` build print the same lines in the same order, and a directive that
 every page reads (``rst_prolog``) is reported once, at its own location.
+
+The same domain keeps a ``Site`` for every stated number that was checked,
+where the build read it (``record_sites``): ``sphinx-paramcount update``
+rewrites exactly those (``sphinxext/collect.py``).
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ class Problem:
 
 
 class ParamcountDomain(Domain):
-    """Holds the problems of each page; no roles or directives of its own."""
+    """Holds each page's problems, and the stated numbers it checked (``Site``, for ``update``).
+
+    No roles or directives of its own.
+    """
 
     name = "paramcount"
     label = "sphinx-paramcount"
