@@ -79,6 +79,18 @@ CHANGED = {
     ],
     "other.markdown": [(":total: 10", ":total: 9")],
     "page.txt": [("   :total: 7", "   :total: 6")],
+    "tables.rst": [
+        (f"Tables :paramcount:`11 <{LINEAR}>` and titles", f"Tables :paramcount:`10 <{LINEAR}>` and titles"),
+        (f"| a    | :paramcount:`12 <{LINEAR}>`     |", f"| a    | :paramcount:`10 <{LINEAR}>`     |"),
+        (f"|      | :paramcount:`13 <{LINEAR}>`     |", f"|      | :paramcount:`10 <{LINEAR}>`     |"),
+        (f"   * - :paramcount:`14 <{LINEAR}>`", f"   * - :paramcount:`10 <{LINEAR}>`"),
+        (f"   def :paramcount:`15 <{LINEAR}>`", f"   def :paramcount:`10 <{LINEAR}>`"),
+        (f".. note:: :paramcount:`16 <{LINEAR}>`", f".. note:: :paramcount:`10 <{LINEAR}>`"),
+    ],
+    "mtables.md": [
+        (f"# MyST tables {{paramcount}}`17 <{LINEAR}>`", f"# MyST tables {{paramcount}}`10 <{LINEAR}>`"),
+        (f"| x | {{paramcount}}`18 <{LINEAR}>` |", f"| x | {{paramcount}}`10 <{LINEAR}>` |"),
+    ],
     "quote.md": [
         ("> :total: 11", "> :total: 10"),
         (
@@ -105,26 +117,26 @@ def test_update_fixes_each_mismatch_the_build_reports_and_nothing_else(tmp_path)
     assert build.returncode == 1, build.stderr
     found = problems(build.stderr)
     mismatches = [(f, line, message) for f, line, sub, message in found if sub == "mismatch"]
-    assert len(mismatches) == len(found) == 17
+    assert len(mismatches) == len(found) == 25
 
     # One way: each mismatch the build reports is a stale site there, and each stale site is one the
-    # build reports.  Two identical roles in one paragraph are one message and two numbers: 18.
+    # build reports.  Two identical roles in one paragraph are one message and two numbers: 26.
     stale = [s for s in collect(src).sites if s.stale]
-    assert len(stale) == 18
+    assert len(stale) == 26
     where = Counter(
         (Path(s.path).name, int(s.location.rsplit(":", 1)[1]), Mismatch(s.key, s.stated, s.actual, s.target).message)
         for s in stale
     )
     assert set(where) == {(f, line, message.split(" (run 'sphinx-paramcount")[0]) for f, line, message in mismatches}
-    assert [(f, line, n) for (f, line, _), n in where.items() if n > 1] == [("index.rst", 27, 2)]
+    assert [(f, line, n) for (f, line, _), n in where.items() if n > 1] == [("index.rst", 29, 2)]
     check = update("--check", str(src), cwd=tmp_path)
-    assert check.returncode == 1 and check.stderr == "sphinx-paramcount: 18 stated numbers stale\n"
+    assert check.returncode == 1 and check.stderr == "sphinx-paramcount: 26 stated numbers stale\n"
     assert _files(src) == before  # --check writes nothing
 
     # The other way: after --write the build passes, and only the numbers changed.
     written = update("--write", str(src), cwd=tmp_path)
     assert written.returncode == 0, written.stderr
-    assert written.stderr == "sphinx-paramcount: 18 stated numbers updated\n"
+    assert written.stderr == "sphinx-paramcount: 26 stated numbers updated\n"
     after = _files(src)
     assert after.keys() == before.keys()
     for name in before:
@@ -207,7 +219,7 @@ def test_a_parallel_build_keeps_the_same_sites_as_a_serial_one(tmp_path):
     with open(out / ".doctrees" / "environment.pickle", "rb") as f:
         env = pickle.load(f)
     merged = {site for sites in env.domaindata["paramcount"]["sites"].values() for site in sites}
-    assert merged == set(collect(src).sites) and len(merged) == 23
+    assert merged == set(collect(src).sites) and len(merged) == 31
 
 
 def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
@@ -227,8 +239,8 @@ def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
     assert result.stderr.splitlines() == [
         f"sphinx-paramcount: src/nb.ipynb: stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%); "
         "not rewritten: the build does not say where in src/nb.ipynb it is; edit it by hand",
-        "sphinx-paramcount: src/nb.ipynb:11: this notebook's lines are not MyST-NB's, the only ones update can "
-        "follow; edit it by hand; src/nb.ipynb is left as it is",
+        "sphinx-paramcount: src/nb.ipynb:11: not rewritten: this notebook's lines are not MyST-NB's, the only "
+        "ones update can follow; edit it by hand",
         "sphinx-paramcount: 0 stated numbers updated, 2 problems (above)",
     ]
     assert (src / "nb.ipynb").read_bytes() == before

@@ -152,24 +152,26 @@ def test_ctrl_c_stops_cleanly_with_one_line_and_exit_130(tmp_path):
     assert {p.name: p.read_bytes() for p in src.iterdir() if p.name != "__pycache__"} == before
 
 
-def test_a_number_not_where_the_build_read_it_leaves_the_file_alone(tmp_path, capsys, monkeypatch):
+def test_a_number_not_where_the_build_read_it_is_left_alone_and_the_others_written(tmp_path, capsys, monkeypatch):
     """The page changed between the build's reading and the rewrite: nothing is guessed."""
     from sphinx_paramcount.sphinxext import collect
 
     monkeypatch.chdir(tmp_path)
-    src = project(tmp_path / "docs", {"index.rst": STALE + "\nText.\n"})
+    src = project(tmp_path / "docs", {"index.rst": STALE + "\n" + STALE})
     real = collect.collect
 
     def then_edited(srcdir: Path) -> collect.Collected:
         found = real(srcdir)
-        (src / "index.rst").write_text(".. paramcount:: torch.nn.Linear(4, 2)\n   :trainable: 11\n")
+        (src / "index.rst").write_text(STALE.replace(":total:", ":trainable:") + "\n" + STALE)
         return found
 
     monkeypatch.setattr(collect, "collect", then_edited)
     assert main(["update", "--write", "docs"]) == 1
     assert _err(capsys) == [
-        "sphinx-paramcount: docs/index.rst:1: :total: 11 is not in the directive at this line "
-        "(was the file changed after the build read it?); docs/index.rst is left as it is",
-        "sphinx-paramcount: 0 stated numbers updated, 1 problem (above)",
+        "sphinx-paramcount: docs/index.rst:1: not rewritten: :total: 11 is not in the directive at this line "
+        "(was the file changed after the build read it?)",
+        "sphinx-paramcount: 1 stated number updated, 1 problem (above)",
     ]
-    assert (src / "index.rst").read_text().endswith(":trainable: 11\n")
+    assert (src / "index.rst").read_text() == (
+        STALE.replace(":total:", ":trainable:") + "\n" + STALE.replace(":total: 11", ":total: 10")
+    )

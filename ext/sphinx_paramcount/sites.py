@@ -140,9 +140,11 @@ def _locate_role(text: str, line: int, site: Site) -> tuple[int, int]:
         + f"(?P<n>{_flexible(site.stated.text)})"
         + _flexible(site.raw[stated.end() :])
     )
-    start, _ = _region(text, line, 1)
-    # A role's line is that of its paragraph (or the line it starts on): the role is at or
-    # after it.  One shown as an inline literal (``...``) or escaped is not a role.
+    # A role's line is that of its paragraph: the role is at or after it, but docutils numbers
+    # a table cell's text one line late, so the search starts a line early.  (The line before
+    # a paragraph is blank, or a table's border.)  One shown as an inline literal (``...``),
+    # or escaped, is not a role.
+    start, _ = _region(text, max(1, line - 1), 1)
     found = [m.span("n") for m in pattern.finditer(text, start) if text[m.start() - 1 : m.start()] not in ("`", "\\")]
     if site.nth >= len(found):
         raise NotLocated(f"the role {site.raw!r} is not at or after this line{_CHANGED}")

@@ -135,15 +135,15 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _edits(text: str, path: str, sites: list[Site]) -> list[Edit]:
-    """Where each site's number is in ``text``; ``NotLocated``, naming the site, if one is not found."""
-    edits = []
+def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[str]]:
+    """Where each site's number is in ``text``, and why those that are not found are not."""
+    edits, missing = [], []
     for site in sites:
         try:
             edits.append(_notebook_edit(text, site) if path.endswith(".ipynb") else locate(text, site.line, site))
         except NotLocated as exc:
-            raise NotLocated(f"{_shown(site.location)}: {exc}") from None
-    return edits
+            missing.append(f"{_shown(site.location)}: not rewritten: {exc}")
+    return edits, missing
 
 
 def _notebook_edit(text: str, site: Site) -> Edit:
@@ -210,14 +210,15 @@ class Run:
         shown = _shown(str(path))
         try:
             old = _read(path)
-            edits = _edits(old, str(path), sites)
-        except NotLocated as exc:
-            self.problems += 1
-            _say(f"{exc}; {shown} is left as it is")
-            return
         except OSError as exc:
             self.unwritable += 1
             _say(f"{shown}: cannot read: {exc.strerror or exc}")
+            return
+        edits, missing = _edits(old, str(path), sites)
+        for line in missing:
+            self.problems += 1
+            _say(line)
+        if not edits:
             return
         new = apply(old, edits)
         _diff(shown, old, new)
