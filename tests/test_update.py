@@ -210,3 +210,14 @@ def test_a_notebook_cell_is_mapped_to_its_json_bytes_with_escapes():
     assert apply(raw, [edit]) == raw.replace(":total: 11", ":total: 10")
     with pytest.raises(NotLocated):
         cell_source(raw, 2)
+
+
+def test_a_grid_table_cell_keeps_its_width_where_it_has_room():
+    row = "| a | :paramcount:`9 <t>`   | b |\n| c | :paramcount:`9 <t>`| d |\n"
+    first = locate(row, 1, _site("role", ":paramcount:`9 <t>`", "9"))
+    second = locate(row, 1, _site("role", ":paramcount:`9 <t>`", "9", nth=1))
+    # Room: the padding gives one space; none: the number alone changes, and the build will say so.
+    assert apply(row, [first, second]) == "| a | :paramcount:`10 <t>`  | b |\n| c | :paramcount:`10 <t>`| d |\n"
+    # Outside a table, only the number changes.
+    prose = "It has :paramcount:`9 <t>`   parameters |\n"
+    assert apply(prose, [locate(prose, 1, _site("role", ":paramcount:`9 <t>`", "9"))]) == prose.replace("`9", "`10")

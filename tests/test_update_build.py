@@ -81,8 +81,9 @@ CHANGED = {
     "page.txt": [("   :total: 7", "   :total: 6")],
     "tables.rst": [
         (f"Tables :paramcount:`11 <{LINEAR}>` and titles", f"Tables :paramcount:`10 <{LINEAR}>` and titles"),
-        (f"| a    | :paramcount:`12 <{LINEAR}>`     |", f"| a    | :paramcount:`10 <{LINEAR}>`     |"),
-        (f"|      | :paramcount:`13 <{LINEAR}>`     |", f"|      | :paramcount:`10 <{LINEAR}>`     |"),
+        # A grid table's cells keep their width: the number takes from, or gives to, the padding.
+        (f"| a    | :paramcount:`9 <{LINEAR}>`      |", f"| a    | :paramcount:`10 <{LINEAR}>`     |"),
+        (f"|      | :paramcount:`100 <{LINEAR}>`    |", f"|      | :paramcount:`10 <{LINEAR}>`     |"),
         (f"   * - :paramcount:`14 <{LINEAR}>`", f"   * - :paramcount:`10 <{LINEAR}>`"),
         (f"   def :paramcount:`15 <{LINEAR}>`", f"   def :paramcount:`10 <{LINEAR}>`"),
         (f".. note:: :paramcount:`16 <{LINEAR}>`", f".. note:: :paramcount:`10 <{LINEAR}>`"),

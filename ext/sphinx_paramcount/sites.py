@@ -161,7 +161,23 @@ def _role_name(prefix: str) -> str:
 
 
 def apply(text: str, edits: Iterable[Edit]) -> str:
-    """``text`` with each edit made (edits do not overlap)."""
+    """``text`` with each edit made (edits do not overlap), grid table borders kept in place."""
     for e in sorted(set(edits), key=lambda e: e.start, reverse=True):
         text = text[: e.start] + e.new + text[e.end :]
+        text = _keep_cell_width(text, e.start + len(e.new), len(e.new) - (e.end - e.start))
     return text
+
+
+_CELL_REST = re.compile(r"[^|\r\n]*?( +)\|")
+
+
+def _keep_cell_width(text: str, pos: int, grew: int) -> str:
+    """In a grid table's row, a number that grew or shrank takes the difference from the spaces before
+    its cell's right border (or gives it to them): docutils reads the row only if the borders line up."""
+    line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    if not grew or not text[line_start:pos].lstrip(" \t>").startswith("|"):
+        return text
+    m = _CELL_REST.match(text, pos)
+    if m is None or len(m.group(1)) - grew < 1:
+        return text  # no room in the cell: the build will say so
+    return text[: m.start(1)] + " " * (len(m.group(1)) - grew) + text[m.end(1) :]
