@@ -186,23 +186,107 @@ def test_a_notebook_is_edited_inside_its_json_and_still_loads(tmp_path):
     assert update("--check", str(src), cwd=tmp_path).returncode == 0
 
 
-def test_numbers_from_conf_py_translations_and_docstrings_are_reported_where_to_edit(tmp_path):
+def test_numbers_in_conf_py_and_docstrings_are_rewritten_and_translations_reported(tmp_path):
     root = ROOTS / "test-trust-locations"
     result = update("--check", str(root.relative_to(REPO)))
     assert result.returncode == 1
     err = result.stderr.splitlines()
-    assert err[-1] == "sphinx-paramcount: 2 stated numbers stale, 3 problems (above)"  # each once, not once a page
-    notes = sorted(line.split(": stated total")[0] + " | " + line.split("; not rewritten: ")[1] for line in err[:-1])
-    assert notes == [
-        "sphinx-paramcount: tests/models/documented.py:9 | edit the number in the docstring in tests/models/documented.py",
-        "sphinx-paramcount: tests/roots/test-trust-locations/conf.py:14 | "
-        "edit the number in rst_prolog or rst_epilog in tests/roots/test-trust-locations/conf.py",
-        "sphinx-paramcount: tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po:6 | "
-        "edit the number in the translation in tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po",
+    assert err == [
+        "sphinx-paramcount: tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po:6: stated total 14 "
+        f"for {LINEAR}, but the model has 10: -4 (-28.57%); not rewritten: edit the number in the translation in "
+        "tests/roots/test-trust-locations/locale/de/LC_MESSAGES/translated.po",
+        "sphinx-paramcount: 4 stated numbers stale, 1 problem (above)",  # each once, not once a page
     ]
-    # The included pages' numbers are the ones update can rewrite: shown as a diff.
-    assert "+++ tests/roots/test-trust-locations/inc/part.rst" in result.stdout
-    assert "+++ tests/roots/test-trust-locations/inc/part.md" in result.stdout
+    # The included pages, rst_epilog in conf.py and the docstring autodoc shows: shown as a diff.
+    for path in ("tests/models/documented.py", "tests/roots/test-trust-locations/conf.py", "inc/part.rst"):
+        assert f"+++ {path}" in result.stdout or f"+++ tests/roots/test-trust-locations/{path}" in result.stdout
+    assert f"+    It has :paramcount:`10 <{LINEAR}>` parameters." in result.stdout
+    assert f"+Stated in the epilog: :paramcount:`10 <{LINEAR}>`." in result.stdout
+
+
+PROLOG_CONF = """\
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+extensions = ["sphinx.ext.autodoc", "sphinx_paramcount"]
+rst_epilog = \"\"\"
+
+Stated in the epilog: :paramcount:`12 <torch.nn.Linear(4, 2)>`.
+\"\"\"
+rst_prolog = "\\n.. |x| replace:: :paramcount:`13 <torch.nn.Linear(4, 2)>`\\n"
+EXAMPLE = "Not read by the build: :paramcount:`15 <torch.nn.Linear(4, 2)>`."
+"""
+
+DOCUMENTED = '''\
+"""M\u00f3dulo."""
+
+from torch import nn
+
+
+class Tiny(nn.Linear):
+    """A tiny layer, caf\u00e9.
+
+    It has :paramcount:`15 <torch.nn.Linear(4, 2)>` parameters.
+
+    .. paramcount:: torch.nn.Linear(4, 2)
+       :total: 9
+    """
+
+    def __init__(self) -> None:
+        super().__init__(4, 2)
+        self.note = "It has :paramcount:`15 <torch.nn.Linear(4, 2)>` parameters."
+
+
+def f() -> None:
+    r"""Raw: :paramcount:`16 <torch.nn.Linear(4, 2)>`."""
+'''
+
+
+def test_rst_prolog_epilog_and_docstrings_are_edited_only_inside_the_strings_the_build_reads(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(PROLOG_CONF)
+    (src / "mymod.py").write_text(DOCUMENTED)
+    (src / "index.rst").write_text("Index\n=====\n\n.. automodule:: mymod\n   :members:\n\nUse |x|.\n")
+    build = sphinx_build(src, tmp_path / "out")
+    assert sorted((f, line) for f, line, _, _ in problems(build.stderr)) == [
+        ("conf.py", 8),
+        ("conf.py", 11),  # the prolog's second line: the string starts on line 10
+        ("mymod.py", 9),
+        ("mymod.py", 11),
+        ("mymod.py", 21),
+    ]
+    result = update("--write", "src", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "sphinx-paramcount: 5 stated numbers updated\n"
+    assert (src / "conf.py").read_text() == PROLOG_CONF.replace("`12 <", "`10 <").replace("`13 <", "`10 <")
+    # The strings the build does not read (EXAMPLE, self.note) keep their numbers.
+    assert (src / "mymod.py").read_text() == (
+        DOCUMENTED.replace(
+            "has :paramcount:`15 <torch.nn.Linear(4, 2)>` parameters.\n",
+            "has :paramcount:`10 <torch.nn.Linear(4, 2)>` parameters.\n",
+        )
+        .replace(":total: 9", ":total: 10")
+        .replace("`16 <", "`10 <")
+    )
+    assert sphinx_build(src, tmp_path / "out2").returncode == 0
+
+
+def test_a_prolog_that_is_not_a_plain_string_is_reported_not_rewritten(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    conf = 'extensions = ["sphinx_paramcount"]\nN = "12"\nrst_epilog = f"\\nThe layer has :paramcount:`{N} <torch.nn.Linear(4, 2)>`.\\n"\n'
+    (src / "conf.py").write_text(conf)
+    (src / "index.rst").write_text("Index\n=====\n")
+    result = update("--write", "src", cwd=tmp_path)
+    assert result.returncode == 1
+    assert (src / "conf.py").read_text() == conf
+    assert result.stderr.splitlines() == [
+        "sphinx-paramcount: src/conf.py:4: not rewritten: the number is not written plainly in rst_prolog, "
+        "rst_epilog or a docstring of this file; edit the number in rst_prolog or rst_epilog in src/conf.py",
+        "sphinx-paramcount: 0 stated numbers updated, 1 problem (above)",
+    ]
 
 
 def test_update_check_passes_on_this_projects_docs():

@@ -135,14 +135,28 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _in_python(site: Site) -> bool:
+    """A number in ``rst_prolog``/``rst_epilog`` or a docstring: in a string of a ``.py`` file, at a known line."""
+    return site.path.endswith(".py") and site.location.rpartition(":")[2].isdigit()
+
+
 def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[str]]:
     """Where each site's number is in ``text``, and why those that are not found are not."""
+    from .pystrings import locate_in_python
+    from .sphinxext.problems import update_hint
+
     edits, missing = [], []
     for site in sites:
         try:
-            edits.append(_notebook_edit(text, site) if path.endswith(".ipynb") else locate(text, site.line, site))
+            if path.endswith(".ipynb"):
+                edits.append(_notebook_edit(text, site))
+            elif _in_python(site):
+                edits.append(locate_in_python(text, int(site.location.rpartition(":")[2]), site))
+            else:
+                edits.append(locate(text, site.line, site))
         except NotLocated as exc:
-            missing.append(f"{_shown(site.location)}: not rewritten: {exc}")
+            hint = f"; {update_hint(site.location)}" if _in_python(site) else ""
+            missing.append(f"{_shown(site.location)}: not rewritten: {exc}{hint}")
     return edits, missing
 
 
@@ -194,7 +208,7 @@ class Run:
         for site in found.sites:
             if not site.stale or not mine(site.path):
                 continue
-            if site.editable and site.line:
+            if (site.editable and site.line) or _in_python(site):
                 by_file[os.path.realpath(site.path)].append(site)
                 continue
             self.problems += 1
