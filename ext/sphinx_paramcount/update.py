@@ -5,9 +5,11 @@ Sphinx itself), so it finds every stated number the build checks, in every
 source the build reads, and nothing else: an example in a code block, a
 literal or a comment is left alone.  Each stale number is rewritten at its
 place in its file (``sites.py``; in a notebook, inside the cell's JSON
-string), in the author's style; every other byte of the file is kept (text
-decoded with ``surrogateescape``, newlines untranslated), and the file is
-replaced atomically, through a symlink to its target.
+string, ``notebooks.py``; in ``rst_prolog``/``rst_epilog`` or a docstring,
+inside that Python string, ``pystrings.py``), in the author's style.  Every
+other byte of the file is kept (text decoded with ``surrogateescape``,
+newlines untranslated), and the file is replaced atomically, through a
+symlink to its target.
 
 Exit status: 0 nothing stale (or all written), 1 stale numbers with
 ``--check``, problems, or files that could not be written, 2 a bad PATH or a
