@@ -175,3 +175,15 @@ def test_a_number_not_where_the_build_read_it_is_left_alone_and_the_others_writt
     assert (src / "index.rst").read_text() == (
         STALE.replace(":total:", ":trainable:") + "\n" + STALE.replace(":total: 11", ":total: 10")
     )
+
+
+def test_an_include_from_a_start_line_is_found_though_docutils_numbers_it_from_the_slice(tmp_path, capsys):
+    part = "Not included :paramcount:`11 <torch.nn.Linear(4, 2)>`.\n\n" + STALE + "\nAnd :paramcount:`12 <t>`.\n"
+    part = part.replace("<t>", "<torch.nn.Linear(4, 2)>")
+    src = project(
+        tmp_path / "docs",
+        {"index.rst": "Index\n=====\n\n.. include:: part.txt\n   :start-line: 2\n", "part.txt": part},
+    )
+    assert main(["update", "--write", str(src)]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == "sphinx-paramcount: 2 stated numbers updated"
+    assert (src / "part.txt").read_text() == part.replace(":total: 11", ":total: 10").replace("`12 <", "`10 <")

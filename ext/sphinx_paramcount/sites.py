@@ -81,13 +81,38 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
-def locate(text: str, line: int, site: Site) -> Edit:
+def locate(text: str, line: int, site: Site, *, alone: bool = True) -> Edit:
     """The edit that restates ``site``, held at ``line`` (from 1) of ``text``.
 
+    ``alone``: no other site of this text has the same directive or role.
     ``NotLocated`` if its number is not found where the build read it.
     """
-    start, end = _locate_directive(text, line, site) if site.kind == "directive" else _locate_role(text, line, site)
+    find = _locate_directive if site.kind == "directive" else _locate_role
+    try:
+        start, end = find(text, line, site)
+    except NotLocated:
+        # docutils numbers the lines of an ``include`` with ``:start-line:`` from the slice, not
+        # the file.  The build read this very text from this file: where the file holds it only
+        # once, and no other site has the same text, that is the one.
+        only = _only_line(text, site) if alone else None
+        if only is None:
+            raise
+        start, end = find(text, only, site)
     return Edit(start, end, site.restated)
+
+
+def _only_line(text: str, site: Site) -> int | None:
+    """The line of the one place ``text`` holds the site's directive or role, if it holds it once."""
+    raw = site.raw.strip()
+    pattern = (
+        _flexible(raw)
+        if site.kind == "directive"
+        else _role_name(raw[: raw.find("`")]) + _flexible(raw[raw.find("`") :])
+    )
+    found = [m.start() for m in re.finditer(pattern, text)]
+    if len(found) != 1:
+        return None
+    return len(_line_starts(text[: found[0]]))
 
 
 def _region(text: str, line: int, lines: int) -> tuple[int, int]:

@@ -25,7 +25,7 @@ import re
 import sys
 import tempfile
 import traceback
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -148,6 +148,7 @@ def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[st
     from .sphinxext.problems import update_hint
 
     edits, missing = [], []
+    same = Counter((site.raw.strip(), site.stated) for site in sites)
     for site in sites:
         try:
             if path.endswith(".ipynb"):
@@ -155,7 +156,7 @@ def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[st
             elif _in_python(site):
                 edits.append(locate_in_python(text, int(site.location.rpartition(":")[2]), site))
             else:
-                edits.append(locate(text, site.line, site))
+                edits.append(locate(text, site.line, site, alone=same[site.raw.strip(), site.stated] == 1))
         except NotLocated as exc:
             hint = f"; {update_hint(site.location)}" if _in_python(site) else ""
             missing.append(f"{_shown(site.location)}: not rewritten: {exc}{hint}")
