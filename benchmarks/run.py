@@ -14,6 +14,8 @@ starting Python and ``import torch``, and its peak RSS is that process's own
 3. ``sphinx-build`` of a generated 50-page site with 200 directives over 10
    models, against the same site with each directive replaced by a paragraph
    stating the number; serial and ``-j auto``; plus a no-change rebuild.
+4. ``sphinx-paramcount update --check`` of the same 200-directive site against
+   ``sphinx-build`` of it (issue 11: within 1.5x, each model built once).
 
 The script imports neither torch nor the engine itself: only its workers do.
 """
@@ -42,7 +44,7 @@ EXT = ROOT / "ext"
 MODELS = ["SimpleNet", "ResNet50", "GPT2Small", "Llama2_70B"]
 TOOLS = ["engine", "meta floor", "naive cpu", "torchinfo", "fvcore"]
 CPU_TOOLS = ("naive cpu", "torchinfo", "fvcore")
-PARTS = ["count", "warm", "site"]
+PARTS = ["count", "warm", "site", "update"]
 
 # The site's ten targets: three models of benchmarks/models.py and seven torch.nn calls.
 SITE_TARGETS = [
@@ -660,6 +662,56 @@ def print_site(site: dict, repeats: int, rebuilds: int) -> dict[str, float]:
     return figures
 
 
+# -- part 4: update --check against sphinx-build --------------------------------------
+
+
+def _probed(argv: list[str], log: Path) -> tuple[float, int, list[str]]:
+    """Wall time, exit status and the models built (the probe's log) of one run."""
+    log.write_text("")
+    env = environment()
+    env["PARAMCOUNT_BENCH_LOG"] = str(log)
+    run = measure(argv, env=env)
+    builds = [line.split(" ", 2)[2] for line in log.read_text().splitlines() if line.startswith("build ")]
+    return run.wall, run.code, builds
+
+
+def part_update(totals: dict[str, int], rounds: int, progress: Progress) -> dict:
+    """Per round: ``sphinx-build -b html`` of the site into an empty folder, then ``update --check`` of it."""
+    walls: dict[str, list[float]] = {"sphinx-build": [], "update --check": []}
+    builds: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="paramcount-bench-update-") as tmp:
+        src = Path(tmp) / "directive"
+        write_site(src, totals, "directive")
+        log = Path(tmp) / "probe.log"
+        for i in range(rounds):
+            progress(f"update round {i + 1}/{rounds}")
+            out = Path(tmp) / f"out{i}"
+            build = [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(src), str(out)]
+            check = [sys.executable, "-m", "sphinx_paramcount", "update", "--check", str(src)]
+            for name, argv in (("sphinx-build", build), ("update --check", check)):
+                wall, code, built = _probed(argv, log)
+                if code != 0:
+                    raise SystemExit(f"{name} of the benchmark site failed (exit {code})")
+                walls[name].append(wall)
+                builds[name] = built
+    return {"walls": walls, "builds": builds}
+
+
+def print_update(result: dict, rounds: int) -> dict[str, float]:
+    walls, builds = result["walls"], result["builds"]
+    print(f"\n4. update --check of the {PAGES}-page, {PAGES * DIRECTIVES_PER_PAGE}-directive site ({rounds} rounds)")
+    for name, values in walls.items():
+        built = builds[name]
+        print(
+            f"   {name:<16} {statistics.median(values):6.2f} s  (rounds {min(values):.2f}-{max(values):.2f} s); "
+            f"{len(built)} model builds, {len(set(built))} distinct"
+        )
+    ratios = _divide(walls["update --check"], walls["sphinx-build"])
+    print(f"   update --check / sphinx-build: {per_round(ratios)}")
+    once = all(len(b) == len(set(b)) for b in builds.values())
+    return {"update": statistics.median(ratios), "update once": float(once)}
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -706,12 +758,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cells = part_counting(args.models, expected, repeats, not args.quick, progress) if "count" in args.parts else {}
     warm = part_warm(args.models, warm_repeats, progress) if "warm" in args.parts else {}
     site = part_site(totals, site_repeats, rebuilds, progress) if "site" in args.parts else None
+    updated = part_update(totals, site_repeats, progress) if "update" in args.parts else None
 
     if cells:
         print_counting(args.models, cells, repeats)
     if warm:
         print_warm(warm, warm_repeats)
     figures = print_site(site, site_repeats, rebuilds) if site else {}
+    if updated:
+        figures |= print_update(updated, site_repeats)
     print(f"\n(load average at the end: {os.getloadavg()[0]:.2f})")
     print_targets(cells, warm, figures)
     return 0
@@ -735,6 +790,12 @@ def print_targets(
             print(
                 f"- {mode}: no-change rebuild {r:.2f}x (<= 1.1x), nothing read or built: {verdict(r <= 1.1 and n == 0)}"
             )
+    if "update" in figures:
+        ratio, once = figures["update"], bool(figures["update once"])
+        print(
+            f"- update --check / sphinx-build, {PAGES * DIRECTIVES_PER_PAGE}-directive site: {ratio:.2f}x (<= 1.5x), "
+            f"each model built once: {verdict(ratio <= 1.5 and once)}"
+        )
     if "parallel" in figures:
         par, small = figures["parallel"], figures["parallel small"]
         print(

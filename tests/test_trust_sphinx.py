@@ -286,7 +286,7 @@ def test_update_shows_what_the_build_shows_with_the_projects_device_and_repeats(
     monkeypatch.chdir(tmp_path)
     assert update.main([str(src), "--check"]) == 1
     err = capsys.readouterr().err
-    assert "no row 'stages.0.0-1'; left untouched" in err
+    assert ":expect: names row 'stages.0.0-1', which the model does not have" in err
     assert "1 stated number stale" in err
     build = sphinx_build(src, tmp_path / "out")
     found = problems(build)

@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Count a PyTorch model's parameters and show the derivation of every count.",
         epilog="TARGET is 'pkg.mod:Name', 'pkg.mod.Name' or a call such as "
         "'torch.nn.Conv2d(16, 8, kernel_size=3, padding=1)'. "
-        "'sphinx-paramcount update PATH... [--write|--check]' updates stated counts in .rst/.md files.",
+        "'sphinx-paramcount update DOCS [--write|--check]' updates the stated counts the docs build checks.",
     )
     p.add_argument("target", help="the model to count")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")

@@ -1,29 +1,16 @@
-"""Running a Sphinx ``conf.py`` outside Sphinx, for the command line tools.
+"""Running a Sphinx ``conf.py`` outside Sphinx, for ``sphinx-paramcount TARGET --conf``.
 
 A project's ``conf.py`` is where its ``sys.path`` is set up and its own
 formulas are registered (``paramcount_formulas``); without it a command line
-count would show those layers as generic tensor products.
+count would show those layers as generic tensor products.  (``update`` runs
+Sphinx itself, which runs ``conf.py``: see ``sphinxext/collect.py``.)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-
-def nearest(paths: Iterable[str | Path]) -> list[Path]:
-    """The ``conf.py`` nearest above each path (each one once)."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        for d in [p.resolve(), *p.resolve().parents]:
-            conf = d / "conf.py"
-            if conf.is_file():
-                if conf not in found:
-                    found.append(conf)
-                break
-    return found
 
 
 def run(conf: Path) -> dict[str, Any]:

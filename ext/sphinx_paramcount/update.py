@@ -1,12 +1,19 @@
-"""``sphinx-paramcount update PATH...``: bring stated numbers up to date.
+"""``sphinx-paramcount update PATH...``: bring the stated numbers the build checks up to date.
 
-Finds every ``paramcount`` directive option (``:total:``, ``:trainable:``,
-``:expect:``) and role with a stated number in ``.rst`` and ``.md`` files,
-counts the models, and rewrites only the stale numbers, in the author's style
-(``131,618`` stays grouped with commas, ``6.74B`` keeps two decimals in B).
-Every other byte of a file is kept: the file is edited as text decoded with
-``surrogateescape`` and newlines untranslated, so encodings and CRLF survive;
-writes go to a temporary file that is renamed over the original.
+It reads the project the way the build does (``sphinxext/collect.py`` runs
+Sphinx itself), so it finds every stated number the build checks, in every
+source the build reads, and nothing else: an example in a code block, a
+literal or a comment is left alone.  Each stale number is rewritten at its
+place in its file (``sites.py``; in a notebook, inside the cell's JSON
+string, ``notebooks.py``; in ``rst_prolog``/``rst_epilog`` or a docstring,
+inside that Python string, ``pystrings.py``), in the author's style.  Every
+other byte of the file is kept (text decoded with ``surrogateescape``,
+newlines untranslated), and the file is replaced atomically, through a
+symlink to its target.
+
+Exit status: 0 nothing stale (or all written), 1 stale numbers with
+``--check``, problems, or files that could not be written, 2 a bad PATH or a
+project Sphinx cannot read, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,163 +24,94 @@ import os
 import re
 import sys
 import tempfile
+import traceback
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import confpy
-from .build import DEVICES
-from .errors import OptionError, ParamcountError
-from .stated import StatedCount, parse_expect, parse_stated
+from .sites import Edit, NotLocated, Site, apply, locate
+from .stated import Mismatch
 
-SUFFIXES = (".rst", ".md")
-
-_RST_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+paramcount::[ \t]*(?P<target>.*?)[ \t]*$")
-_MYST_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|:{3,})\{paramcount\}[ \t]*(?P<target>.*?)[ \t]*$")
-_OPTION = re.compile(r"^[ \t]*:(?P<key>[\w-]+):(?:[ \t]+(?P<value>.*?))?[ \t]*$")
-_ROLE = re.compile(r"(?::paramcount:|\{paramcount\})`(?P<stated>[^`<]+?)\s*<(?P<target>[^`>]+)>`")
-_CHECKED = ("total", "trainable", "expect")
+PROG = "sphinx-paramcount"
 
 
-@dataclass
-class Stated:
-    """One stated number in a file: where it is and what it claims."""
-
-    start: int  # character offsets of the number in the file's text
-    end: int
-    count: StatedCount
-    what: str  # "total", "trainable", or a row name
-    line: int
+class UsageError(Exception):
+    """A PATH that names no file, or no Sphinx project."""
 
 
-@dataclass
-class Site:
-    """A directive or role: its target, options and the numbers it states."""
-
-    line: int
-    target: str
-    options: dict[str, str] = field(default_factory=dict)
-    stated: list[Stated] = field(default_factory=list)
+def _say(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
 
 
-def _lines(text: str) -> Iterator[tuple[int, int, str]]:
-    """(line number, offset of the line, line without its newline)."""
-    offset = 0
-    for number, raw in enumerate(text.splitlines(keepends=True), 1):
-        yield number, offset, raw.rstrip("\r\n")
-        offset += len(raw)
+# -- which project, which files ------------------------------------------------------------
 
 
-def find_sites(text: str, path: str = "") -> list[Site]:
-    """Every paramcount directive and role with stated numbers; ``OptionError`` if unsafe."""
-    sites: list[Site] = []
-    lines = list(_lines(text))
-    i = 0
-    while i < len(lines):
-        number, offset, line = lines[i]
-        m = _RST_DIRECTIVE.match(line) or _MYST_DIRECTIVE.match(line)
-        if m is None:
-            i += 1
-            continue
-        site = Site(number, m.group("target"))
-        fence = m.groupdict().get("fence")
-        j = i + 1
-        while j < len(lines):
-            n2, off2, opt_line = lines[j]
-            if fence and opt_line.strip().startswith(fence) and opt_line.strip().strip(fence[0]) == "":
-                break
-            om = _OPTION.match(opt_line)
-            if om is None:
-                if fence and opt_line.strip() == "---":
-                    raise OptionError(f"{path}:{n2}: YAML option blocks are not rewritten; use ':key: value' lines")
-                break
-            key, value = om.group("key"), om.group("value") or ""
-            site.options[key] = value
-            if key in _CHECKED and value:
-                site.stated += _stated_in_option(key, value, off2 + om.start("value"), n2)
-            j += 1
-        if fence and not any(
-            lines[k][2].strip().startswith(fence) and lines[k][2].strip().strip(fence[0]) == ""
-            for k in range(j, len(lines))
-        ):
-            raise OptionError(f"{path}:{number}: the {fence} fence of this directive is never closed")
-        if site.stated:
-            sites.append(site)
-        i = j
-    for number, offset, line in lines:
-        for m in _ROLE.finditer(line):
-            count = parse_stated(m.group("stated"), what=f"{path}:{number}: stated count")
-            start = offset + m.start("stated")
-            sites.append(
-                Site(
-                    number,
-                    m.group("target").strip(),
-                    {},
-                    [Stated(start, start + len(count.text), count, "total", number)],
-                )
-            )
-    return sites
+def _projects(paths: Sequence[str]) -> dict[Path, list[Path]]:
+    """The folder of the ``conf.py`` above each path, with the paths under it."""
+    projects: dict[Path, list[Path]] = defaultdict(list)
+    for given in paths:
+        path = Path(os.path.abspath(given))
+        if not os.path.lexists(path):
+            raise UsageError(f"{given}: no such file or folder")
+        conf = next((d for d in [path, *path.parents] if (d / "conf.py").is_file()), None)
+        if conf is None:
+            below = _confs_below(path) if path.is_dir() else []
+            hint = f" (did you mean {', '.join(below)}?)" if below else ""
+            raise UsageError(f"{given}: no Sphinx project here: no conf.py in it or above it{hint}")
+        projects[conf].append(path)
+    return projects
 
 
-def _stated_in_option(key: str, value: str, start: int, line: int) -> list[Stated]:
-    if key != "expect":
-        count = parse_stated(value, what=f":{key}:")
-        lead = len(value) - len(value.lstrip())
-        return [Stated(start + lead, start + lead + len(count.text), count, key, line)]
-    out = []
-    for name, count in parse_expect(value):
-        # Locate "name = number" in the raw value, from the left, to get offsets.
-        m = re.search(rf"(?<![\w.\-]){re.escape(name)}\s*=\s*{re.escape(count.text)}", value)
-        if m is None:
-            raise OptionError(f":expect: entry {name!r} could not be located for rewriting")
-        num_start = start + m.end() - len(count.text)
-        out.append(Stated(num_start, num_start + len(count.text), count, name, line))
-    return out
+def _confs_below(folder: Path, depth: int = 3) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _ignored_dir(Path(root) / d))
+        if len(Path(root).relative_to(folder).parts) >= depth:
+            dirs[:] = []
+        if "conf.py" in files and Path(root) != folder:
+            found.append(os.path.relpath(root))
+    return found[:3]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The ``conf.py`` values that change what a directive shows and checks."""
-
-    device: str = "meta"  # paramcount_device
-    collapse_repeats: bool = True  # paramcount_collapse_repeats
+def _ignored_dir(path: Path) -> bool:
+    # Hidden folders, virtual environments and build output hold no pages.
+    return path.name.startswith((".", "_build")) or path.name == "node_modules" or (path / ".buildinfo").exists()
 
 
-def actual_counts(site: Site, settings: Settings = Settings()) -> dict[str, int]:
-    """The model's numbers under the keys a site states (total, trainable, rows), as the build sees them."""
-    from .cache import cached_explain
-    from .options import parse_options
-    from .views import claim_counts, view
-
-    opts = parse_options(site.options.items(), device=settings.device).options
-    report = cached_explain(site.target, opts.device, opts.input_shape)
-    rows = view(report, opts.depth, collapse=settings.collapse_repeats and not opts.expand_repeats)
-    counts = claim_counts(report, rows)
-    return {(key.row if key.what == "row" else key.what): n for key, n in counts.items()}
+def _shown(location: str) -> str:
+    """``docs/index.rst:12``: a location with its file relative to the current folder, if under it."""
+    path, colon, line = location.rpartition(":")
+    if not colon or not line.isdigit():
+        path, colon, line = location, "", ""
+    shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    return f"{shown}{colon}{line}"
 
 
-def update_text(text: str, path: str = "", settings: Settings = Settings()) -> tuple[str, list[str], int]:
-    """The text with stale numbers restated; problems; how many were stale."""
-    try:
-        sites = find_sites(text, path)
-    except ParamcountError as exc:
-        return text, [f"{path}: not parsed safely, left untouched: {exc}"], 0
-    edits: list[tuple[int, int, str]] = []
-    problems: list[str] = []
-    for site in sites:
-        try:
-            actual = actual_counts(site, settings)
-        except ParamcountError as exc:
-            problems.append(f"{path}:{site.line}: {site.target}: [{exc.subtype}] {exc}; left untouched")
-            continue
-        for s in site.stated:
-            if s.what not in actual:
-                problems.append(f"{path}:{s.line}: {site.target}: no row {s.what!r}; left untouched")
-            elif not s.count.matches(actual[s.what]):
-                edits.append((s.start, s.end, s.count.restate(actual[s.what])))
-    for start, end, new in sorted(edits, reverse=True):
-        text = text[:start] + new + text[end:]
-    return text, problems, len(edits)
+def _under(file: str, path: Path) -> bool:
+    return file == str(path) or file.startswith(str(path).rstrip(os.sep) + os.sep)
+
+
+def _candidates(path: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """Source files the user named: the file itself, or those in the folder with a source suffix."""
+    if not path.is_dir():
+        yield path
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not _ignored_dir(Path(root) / d))
+        for name in sorted(files):
+            if name.endswith(suffixes):
+                yield Path(root) / name
+
+
+def _say_skipped(selected: list[Path], read: frozenset[str], suffixes: tuple[str, ...]) -> None:
+    """Name each file the user gave, or source file in a folder given, that no build reads."""
+    for path in selected:
+        for file in _candidates(path, (*suffixes, ".ipynb")):
+            if os.path.realpath(file) not in read:
+                _say(f"{_shown(str(file))}: skipped: no build reads it (exclude_patterns, source_suffix)")
+
+
+# -- rewriting ---------------------------------------------------------------------------
 
 
 def _read(path: Path) -> str:
@@ -183,76 +121,191 @@ def _read(path: Path) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace the file ``path`` points to (through symlinks) with ``text``, in one rename."""
+    real = Path(os.path.realpath(path))
+    if not os.access(real, os.W_OK) or not real.stat().st_mode & 0o222:
+        raise PermissionError("the file is read-only")
+    fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
             f.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
+        os.chmod(tmp, real.stat().st_mode & 0o7777)
+        os.replace(tmp, real)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
 
 
-def _files(paths: Sequence[str]) -> Iterator[Path]:
-    for p in map(Path, paths):
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.suffix in SUFFIXES and f.is_file() and "_build" not in f.parts:
-                    yield f
-        elif p.is_file():
-            yield p
+def _in_python(site: Site) -> bool:
+    """A number in ``rst_prolog``/``rst_epilog`` or a docstring: in a string of a ``.py`` file, at a known line."""
+    return site.path.endswith(".py") and site.location.rpartition(":")[2].isdigit()
 
 
-def _load_conf(paths: Sequence[str]) -> Settings:
-    """Run the nearest conf.py as Sphinx would, for its sys.path, formulas and settings."""
-    settings = Settings()
-    for conf in confpy.nearest(paths):
+def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[str]]:
+    """Where each site's number is in ``text``, and why those that are not found are not."""
+    from .pystrings import locate_in_python
+    from .sphinxext.locations import update_hint
+
+    edits, missing = [], []
+    same = Counter((site.raw.strip(), site.stated) for site in sites)
+    for site in sites:
         try:
-            namespace = confpy.run(conf)
-        except Exception as exc:
-            print(f"sphinx-paramcount: {conf}: not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
-            continue
-        device = namespace.get("paramcount_device", settings.device)
-        collapse = namespace.get("paramcount_collapse_repeats", settings.collapse_repeats)
-        settings = Settings(
-            device if device in DEVICES else settings.device,
-            collapse if isinstance(collapse, bool) else settings.collapse_repeats,
-        )
-    return settings
+            if path.endswith(".ipynb"):
+                edits.append(_notebook_edit(text, site))
+            elif _in_python(site):
+                edits.append(locate_in_python(text, int(site.location.rpartition(":")[2]), site))
+            else:
+                edits.append(locate(text, site.line, site, alone=same[site.raw.strip(), site.stated] == 1))
+        except NotLocated as exc:
+            hint = f"; {update_hint(site.location)}" if _in_python(site) else ""
+            missing.append(f"{_shown(site.location)}: not rewritten: {exc}{hint}")
+    return edits, missing
+
+
+def _notebook_edit(text: str, site: Site) -> Edit:
+    """The edit in the notebook's JSON text: found in the cell's source, made at its raw offsets."""
+    from .notebooks import cell_source
+    from .sites import NOTEBOOK_CELL
+
+    cell, line = divmod(site.line, NOTEBOOK_CELL)
+    if cell < 1 or line < 2:
+        # nbsphinx, for one, numbers the lines of the reST it makes of the notebook.
+        raise NotLocated("this notebook's lines are not MyST-NB's, the only ones update can follow; edit it by hand")
+    source = cell_source(text, cell - 1)
+    return source.raw_edit(text, locate(source.text, line - 1, site))
+
+
+def _diff(path: str, old: str, new: str) -> None:
+    diff = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), path, path)
+    # Bytes that are not UTF-8 are kept in the file; in the diff they print as U+FFFD.
+    sys.stdout.writelines(line.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for line in diff)
+
+
+class Run:
+    """The tallies of one ``update`` run, for the summary and the exit status."""
+
+    def __init__(self, write: bool) -> None:
+        self.write = write
+        self.stale = self.problems = self.unwritable = 0
+
+    def project(self, srcdir: Path, selected: list[Path]) -> None:
+        """Check (and with ``--write`` rewrite) the numbers under ``selected`` of the project in ``srcdir``."""
+        from .sphinxext.collect import collect
+        from .sphinxext.locations import update_hint
+
+        found = collect(srcdir)
+        _say_skipped(selected, found.read, found.suffixes)
+        # The whole project: every site the build checks, docstrings outside the folder included.
+        whole = srcdir in selected
+
+        def mine(file: str) -> bool:
+            return whole or any(_under(file, p) for p in selected)
+
+        for problem in found.problems:
+            if mine(problem.location.rsplit(":", 1)[0]):
+                self.problems += problem.fails  # as in the build: a warning is shown, and does not fail
+                hint = f" ({problem.hint})" if problem.hint else ""
+                _say(f"{_shown(problem.location)}: [{problem.subtype}] {problem.message}{hint}")
+        by_file: dict[str, list[Site]] = defaultdict(list)
+        for site in found.sites:
+            if not site.stale or not mine(site.path):
+                continue
+            if (site.editable and site.line) or _in_python(site):
+                by_file[os.path.realpath(site.path)].append(site)
+                continue
+            self.problems += 1
+            message = Mismatch(site.key, site.stated, site.actual, site.target).message
+            hint = update_hint(site.location) if site.line or not site.editable else ""
+            if not hint or hint.startswith("run "):  # Sphinx gave no line: nothing to follow
+                hint = f"the build does not say where in {_shown(site.path)} it is; edit it by hand"
+            _say(f"{_shown(site.location)}: {message}; not rewritten: {hint}")
+        for held, sites in by_file.items():
+            self.file(Path(held), sites)
+
+    def file(self, path: Path, sites: list[Site]) -> None:
+        shown = _shown(str(path))
+        try:
+            old = _read(path)
+        except OSError as exc:
+            self.unwritable += 1
+            _say(f"{shown}: cannot read: {exc.strerror or exc}")
+            return
+        edits, missing = _edits(old, str(path), sites)
+        for line in missing:
+            self.problems += 1
+            _say(line)
+        if not edits:
+            return
+        new = apply(old, edits)
+        _diff(shown, old, new)
+        if self.write:
+            try:
+                _write_atomic(path, new)
+            except OSError as exc:
+                self.unwritable += 1
+                _say(f"{shown}: cannot write: {exc.strerror or exc}")
+                return
+        self.stale += len(set(edits))
+
+    def summary(self, check: bool) -> int:
+        verb = "updated" if self.write else "stale"
+        line = f"{self.stale} stated number{'s' if self.stale != 1 else ''} {verb}"
+        if self.unwritable:
+            line += f", {self.unwritable} file{'s' if self.unwritable != 1 else ''} could not be written"
+        if self.problems:
+            line += f", {self.problems} problem{'s' if self.problems != 1 else ''} (above)"
+        _say(line)
+        return 1 if self.problems or self.unwritable or (check and self.stale) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="sphinx-paramcount update",
-        description="Show (and with --write apply) the stated parameter counts that no longer match their models.",
+        prog=f"{PROG} update",
+        description="Show (and with --write apply) the stated parameter counts that no longer match their "
+        "models: every number the docs build checks, found by reading the project as the build does.",
     )
-    parser.add_argument("paths", nargs="+", help=".rst/.md files or directories")
+    parser.add_argument("paths", nargs="+", help="the docs' source folder (with conf.py), or files in it")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help="rewrite the stale numbers in place")
     group.add_argument("--check", action="store_true", help="exit 1 if anything is stale (for CI, pre-commit)")
+    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an error")
     args = parser.parse_args(argv)
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    settings = _load_conf(args.paths)
-    stale = problems = 0
-    for path in _files(args.paths):
-        old = _read(path)
-        new, found, count = update_text(old, str(path), settings)
-        for line in found:
-            print(f"sphinx-paramcount: {line}", file=sys.stderr)
-        problems += len(found)
-        if new == old:
-            continue
-        stale += count
-        diff = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), str(path), str(path))
-        # Bytes that are not UTF-8 are kept in the file; in the diff they print as U+FFFD.
-        sys.stdout.writelines(line.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for line in diff)
-        if args.write:
-            _write_atomic(path, new)
-    verb = "updated" if args.write else "stale"
-    print(f"sphinx-paramcount: {stale} stated number{'s' if stale != 1 else ''} {verb}", file=sys.stderr)
-    if problems or (args.check and stale):
-        return 1
-    return 0
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        _say("interrupted: every file is as it was or fully updated")
+        return 130
+
+
+def _one_line(message: str) -> str:
+    """Sphinx's message about a failing conf.py holds a traceback: its first line, the error and where."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    if not any(line.startswith("Traceback") for line in lines):
+        return message
+    where = re.findall(r'File "([^"]+)", line (\d+)', message)
+    at = f" ({_shown(where[-1][0])}:{where[-1][1]}; --traceback shows the rest)" if where else ""
+    return f"{lines[0].rstrip(': ')}: {lines[-1].strip()}{at}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .sphinxext.collect import NotAProject
+
+    try:
+        projects = _projects(args.paths)
+    except UsageError as exc:
+        _say(f"error: {exc}")
+        return 2
+    run = Run(args.write)
+    for srcdir, selected in projects.items():
+        try:
+            run.project(srcdir, selected)
+        except NotAProject as exc:
+            _say(f"error: {os.path.relpath(srcdir)}: {exc if args.traceback else _one_line(str(exc))}")
+            return 2
+        except Exception as exc:  # the project's own code (conf.py, an extension) failed
+            if args.traceback:
+                traceback.print_exc()
+            _say(f"error: {os.path.relpath(srcdir)}: the build failed: {type(exc).__name__}: {exc}")
+            return 2
+    return run.summary(args.check)

@@ -20,11 +20,12 @@ from ..errors import OptionError
 from ..options import Options, parse_options
 from ..render import fmt
 from ..report import Report, Row
+from ..stated import Check
 from ..views import check, view
 from . import nodes as pc_nodes
 from . import table as pc_table
 from .locations import source_location, update_hint
-from .problems import report_problem
+from .problems import record_sites, report_problem
 from .reading import report_for
 
 _FIELD_MARKER = re.compile(Body.patterns["field_marker"])
@@ -61,7 +62,9 @@ class ParamcountDirective(SphinxDirective):
             return []
         collapse = self.config.paramcount_collapse_repeats and not opts.expand_repeats
         rows = view(report, opts.depth, collapse)
-        self._check(report, rows, opts, location)
+        result = self._check(report, rows, opts, location)
+        claims = [("expect" if c.key.what == "row" else c.key.what, c) for c in opts.claims]
+        record_sites(self.env, source, line, location, self.block_text, report.target, claims, result)
         return self._render(report, rows, opts)
 
     # -- the option block --------------------------------------------------------------------
@@ -139,13 +142,14 @@ class ParamcountDirective(SphinxDirective):
 
     # -- checking and rendering ----------------------------------------------------------------
 
-    def _check(self, report: Report, rows: list[Row], opts: Options, location: str) -> None:
+    def _check(self, report: Report, rows: list[Row], opts: Options, location: str) -> Check:
         result = check(report, rows, opts.claims)
         for unknown in result.unknown:
             report_problem(self.env, location, "option", f"{report.target}: {unknown.message}", hint=unknown.hint)
         fails = bool(self.config.paramcount_fail_on_mismatch)
         for mismatch in result.mismatches:
             report_problem(self.env, location, "mismatch", mismatch.message, hint=update_hint(location), fails=fails)
+        return result
 
     def _render(self, report: Report, rows: list[Row], opts: Options) -> list[nodes.Node]:
         sep = self.config.paramcount_thousands_sep

@@ -73,6 +73,13 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
     return _confirmed(path, line, text, back) if line else path
 
 
+def in_page_file(source: str | None) -> bool:
+    """Whether text with this source is in a page's own file (not conf.py, a catalog or a docstring)."""
+    return bool(source) and not (
+        source in _CONF_STRINGS or _TRANSLATED.match(source or "") or _DOCSTRING.match(source or "")
+    )
+
+
 def _confirmed(path: str, line: int, text: str, back: int, *, as_json: bool = False) -> str:
     """``path:N``, N the first line from ``line - back`` on that holds ``text``'s first line (else ``line``).
 

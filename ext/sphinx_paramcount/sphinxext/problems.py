@@ -8,16 +8,24 @@ of the site is logged once at the end of the build, which then sets the exit
 status.  Logging at the end, not while reading, is what makes a serial and a
 ``-j`` build print the same lines in the same order, and a directive that
 every page reads (``rst_prolog``) is reported once, at its own location.
+
+The same domain keeps a ``Site`` for every stated number that was checked,
+where the build read it (``record_sites``): ``sphinx-paramcount update``
+rewrites exactly those (``sphinxext/collect.py``).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from sphinx.domains import Domain
 from sphinx.util import logging
+
+from ..sites import Site
+from ..stated import Check, Claim
+from .locations import holding_file, in_page_file
 
 logger = logging.getLogger("sphinx_paramcount")
 
@@ -36,13 +44,17 @@ class Problem:
 
 
 class ParamcountDomain(Domain):
-    """Holds the problems of each page; no roles or directives of its own."""
+    """Holds each page's problems, and the stated numbers it checked (``Site``, for ``update``).
+
+    No roles or directives of its own.
+    """
 
     name = "paramcount"
     label = "sphinx-paramcount"
-    # docname -> problems; docname -> notices, (location, text): how a model was built, what it printed.
-    initial_data: ClassVar[dict[str, Any]] = {"problems": {}, "notices": {}}  # deep-copied per env by Sphinx
-    data_version: ClassVar[int] = 1
+    # Per docname, deep-copied per environment by Sphinx: "problems"; "notices" (location, text):
+    # how a model was built, what it printed; "sites": every stated number checked, for ``update``.
+    initial_data: ClassVar[dict[str, Any]] = {"problems": {}, "notices": {}, "sites": {}}
+    data_version: ClassVar[int] = 2
 
     @property
     def problems(self) -> dict[str, list[Problem]]:
@@ -52,16 +64,20 @@ class ParamcountDomain(Domain):
     def notices(self) -> dict[str, list[tuple[str, str]]]:
         return self.data.setdefault("notices", {})  # type: ignore[no-any-return]
 
+    @property
+    def sites(self) -> dict[str, list[Site]]:
+        return self.data.setdefault("sites", {})  # type: ignore[no-any-return]
+
     def clear_doc(self, docname: str) -> None:
-        self.problems.pop(docname, None)
-        self.notices.pop(docname, None)
+        for key in ("problems", "notices", "sites"):
+            self.data.setdefault(key, {}).pop(docname, None)
 
     def merge_domaindata(self, docnames: Any, otherdata: dict[str, Any]) -> None:
-        for key, mine in (("problems", self.problems), ("notices", self.notices)):
-            theirs = otherdata.get(key, {})
+        for key in ("problems", "notices", "sites"):
+            theirs, ours = otherdata.get(key, {}), self.data.setdefault(key, {})
             for docname in docnames:
                 if docname in theirs:
-                    mine[docname] = theirs[docname]
+                    ours[docname] = theirs[docname]
 
     def resolve_any_xref(self, *args: Any) -> list[Any]:
         return []
@@ -72,6 +88,50 @@ def _domain(env: Any) -> ParamcountDomain:
 
 
 # -- recording and reporting ----------------------------------------------------------------
+
+
+def record_sites(
+    env: Any,
+    source: str | None,
+    line: int | None,
+    location: str,
+    raw: str,
+    target: str,
+    claims: list[tuple[str, Claim]],
+    result: Check,
+) -> None:
+    """Keep a ``Site`` for each claim that was checked: ``update`` rewrites what the build checked.
+
+    ``source`` and ``line`` are what ``get_source_info()`` gave; ``raw`` is the
+    directive's ``block_text`` or the role's ``rawtext``; each claim comes with
+    the option that states it (``""`` for a role).
+    """
+    actual = dict(result.actual)
+    # Text from conf.py, a translation or a docstring is not written in the page's own file.
+    editable = in_page_file(source)
+    kept = _domain(env).sites.setdefault(env.docname, [])
+    for option, claim in claims:
+        if claim.key not in actual:
+            continue  # an unknown row: an option problem, not a number to rewrite
+        site = Site(
+            path=holding_file(location),
+            line=(line or 0) if editable else 0,  # epilog lines count from each page: one site, not one a page
+            location=location,
+            editable=editable,
+            kind="directive" if option else "role",
+            raw=raw,
+            option=option,
+            key=claim.key,
+            stated=claim.count,
+            actual=actual[claim.key],
+            target=target,
+        )
+        # Text read twice (a translated paragraph is parsed again) is still one site where it is not the file's own.
+        kept.append(replace(site, nth=sum(_same_place(s, site) for s in kept)) if editable else site)
+
+
+def _same_place(a: Site, b: Site) -> bool:
+    return (a.path, a.line, a.raw, a.option, a.key) == (b.path, b.line, b.raw, b.option, b.key)
 
 
 def is_suppressed(config: Any, subtype: str) -> bool:

@@ -14,7 +14,7 @@ from ..render import fmt
 from ..stated import Claim, ClaimKey, parse_stated
 from ..views import check, view
 from .locations import source_location, update_hint
-from .problems import report_problem
+from .problems import record_sites, report_problem
 from .reading import report_for
 
 FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,618 <pkg.mod:Model>` to check it"
@@ -22,7 +22,8 @@ FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,61
 
 class ParamcountRole(ReferenceRole):
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-        location = source_location(self.env, *self.get_source_info(), self.rawtext)
+        source, line = self.get_source_info()
+        location = source_location(self.env, source, line, self.rawtext)
         target = " ".join(self.target.split())
         try:
             claim = self._claim(target)
@@ -36,7 +37,9 @@ class ParamcountRole(ReferenceRole):
             text = fmt(report.total, self.config.paramcount_thousands_sep)
         else:
             fails = bool(self.config.paramcount_fail_on_mismatch)
-            for mismatch in check(report, view(report), [claim]).mismatches:
+            result = check(report, view(report), [claim])
+            record_sites(self.env, source, line, location, self.rawtext, report.target, [("", claim)], result)
+            for mismatch in result.mismatches:
                 report_problem(
                     self.env, location, "mismatch", mismatch.message, hint=update_hint(location), fails=fails
                 )

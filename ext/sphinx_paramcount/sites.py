@@ -1,0 +1,208 @@
+"""Stated numbers as the build checked them, and where each one is written in its file.
+
+The Sphinx layer records a ``Site`` for every number that a directive or a
+role checks, with the place Sphinx's own parsers read it from
+(``sphinxext/collect.py`` runs that build for ``update``).  This module finds
+each site's number in the text that holds it and restates it: plain text
+work, no Sphinx.  The search starts at the line the build reports and follows
+the directive's ``block_text`` or the role's ``rawtext``, so an example of a
+directive in a code block, a literal or a comment, which the build does not
+check, is never taken for one it does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .stated import ClaimKey, StatedCount
+
+# MyST-NB numbers a notebook's lines as cell * 10,000 + line in the cell (both from 1, plus one).
+NOTEBOOK_CELL = 10_000
+
+
+@dataclass(frozen=True)
+class Site:
+    """One stated number the build checked: what it claims, what the model has, where it is written."""
+
+    path: str  # the file that holds it, absolute; for rst_prolog/epilog conf.py, for a translation the .po
+    line: int  # its directive's or role's line there, as Sphinx gives it (MyST-NB: cell * 10,000 + line + 1)
+    location: str  # "path:line", as the build reports a problem there
+    editable: bool  # False where the text is not the file's own (rst_prolog/epilog, translations, docstrings)
+    kind: str  # "directive" or "role"
+    raw: str  # the directive's ``block_text`` or the role's ``rawtext``
+    option: str  # "total", "trainable" or "expect"; "" for a role
+    key: ClaimKey
+    stated: StatedCount
+    actual: int
+    target: str
+    nth: int = 0  # the nth site of the same file, line, text and claim (a repeated option, a repeated role)
+
+    @property
+    def stale(self) -> bool:
+        return not self.stated.matches(self.actual)
+
+    @property
+    def restated(self) -> str:
+        """The model's number in the author's style (``StatedCount.restate``)."""
+        return self.stated.restate(self.actual)
+
+
+class NotLocated(Exception):
+    """The site's number is not where the build says it is: the file changed, or the text is unusual."""
+
+
+_CHANGED = " (was the file changed after the build read it?)"
+
+
+@dataclass(frozen=True)
+class Edit:
+    start: int  # character offsets in the text
+    end: int
+    new: str
+
+
+# -- finding a site's number in a text --------------------------------------------------------
+
+# Between two words of a directive or role: spaces, or a line break followed by the next
+# line's indentation and blockquote markers (``>``), as the source wraps it.
+_GAP = r"(?:[ \t]+|[ \t]*\r?\n[ \t>]*)+"
+
+
+def _flexible(text: str) -> str:
+    """A pattern for ``text`` however its whitespace is wrapped and indented in the file."""
+    return "".join(_GAP if part.isspace() else re.escape(part) for part in re.split(r"(\s+)", text) if part)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    starts += [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    return starts
+
+
+def locate(text: str, line: int, site: Site, *, alone: bool = True) -> Edit:
+    """The edit that restates ``site``, held at ``line`` (from 1) of ``text``.
+
+    ``alone``: no other site of this text has the same directive or role.
+    ``NotLocated`` if its number is not found where the build read it.
+    """
+    find = _locate_directive if site.kind == "directive" else _locate_role
+    try:
+        start, end = find(text, line, site)
+    except NotLocated:
+        # docutils numbers the lines of an ``include`` with ``:start-line:`` from the slice, not
+        # the file.  The build read this very text from this file: where the file holds it only
+        # once, and no other site has the same text, that is the one.
+        only = _only_line(text, site) if alone else None
+        if only is None:
+            raise
+        start, end = find(text, only, site)
+    return Edit(start, end, site.restated)
+
+
+def _only_line(text: str, site: Site) -> int | None:
+    """The line of the one place ``text`` holds the site's directive or role, if it holds it once."""
+    raw = site.raw.strip()
+    pattern = (
+        _flexible(raw)
+        if site.kind == "directive"
+        else _role_name(raw[: raw.find("`")]) + _flexible(raw[raw.find("`") :])
+    )
+    found = [m.start() for m in re.finditer(pattern, text)]
+    if len(found) != 1:
+        return None
+    return len(_line_starts(text[: found[0]]))
+
+
+def _region(text: str, line: int, lines: int) -> tuple[int, int]:
+    starts = _line_starts(text)
+    if not 1 <= line <= len(starts):
+        raise NotLocated(f"line {line} is past the end of the file{_CHANGED}")
+    first = starts[line - 1]
+    last = starts[line - 1 + lines] if line - 1 + lines < len(starts) else len(text)
+    return first, last
+
+
+def _option_marker(option: str) -> re.Pattern[str]:
+    # ``:total:`` (a field, reST and MyST), or ``total:`` at the start of a line (MyST's YAML block).
+    name = re.escape(option)
+    return re.compile(rf"(?:(?<![^\s>]):{name}:|^[ \t>]*{name}[ \t]*:)(?=\s|$)", re.MULTILINE)
+
+
+_NEXT_OPTION = re.compile(r"\n[ \t>]*(?::[\w-]+:|[\w-]+[ \t]*:)(?=\s|$)|\n[ \t>]*(?:---|`{3,}|:{3,})")
+
+
+def _locate_directive(text: str, line: int, site: Site) -> tuple[int, int]:
+    start, end = _region(text, line, max(1, len(site.raw.splitlines())))
+    number = re.compile(rf"(?P<n>{_flexible(site.stated.text)})(?![\w.])")
+    # Where each of this directive's claims under the site's key starts, in order: the value
+    # of each ``:total:`` (a repeated option is a second claim), or each ``:expect:``'s ``name=``.
+    slots: list[int] = []
+    for marker in _option_marker(site.option).finditer(text, start, end):
+        nxt = _NEXT_OPTION.search(text, marker.end(), end)
+        value_end = nxt.start() if nxt else end
+        if site.option == "expect":
+            entry = re.compile(rf"(?<![\w.\-–]){re.escape(site.key.row)}[\s>]*=[\s>]*")
+            m = entry.search(text, marker.end(), value_end)
+        else:
+            m = re.compile(r"[\s>\"']*").match(text, marker.end(), value_end)
+        if m:
+            slots.append(m.end())
+    found = number.match(text, slots[site.nth], end) if site.nth < len(slots) else None
+    if found is None:
+        raise NotLocated(f":{site.option}: {site.stated.text} is not in the directive at this line{_CHANGED}")
+    return found.span("n")
+
+
+def _locate_role(text: str, line: int, site: Site) -> tuple[int, int]:
+    tick = site.raw.find("`")
+    stated = re.compile(_flexible(site.stated.text)).search(site.raw, tick + 1) if tick >= 0 else None
+    if stated is None:
+        raise NotLocated(f"the role {site.raw!r} does not state {site.stated.text}")
+    pattern = re.compile(
+        _role_name(site.raw[: stated.start()])
+        + f"(?P<n>{_flexible(site.stated.text)})"
+        + _flexible(site.raw[stated.end() :])
+    )
+    # A role's line is that of its paragraph: the role is at or after it, but docutils numbers
+    # a table cell's text one line late, so the search starts a line early.  (The line before
+    # a paragraph is blank, or a table's border.)  One shown as an inline literal (``...``),
+    # or escaped, is not a role.
+    start, _ = _region(text, max(1, line - 1), 1)
+    found = [m.span("n") for m in pattern.finditer(text, start) if text[m.start() - 1 : m.start()] not in ("`", "\\")]
+    if site.nth >= len(found):
+        raise NotLocated(f"the role {site.raw!r} is not at or after this line{_CHANGED}")
+    return found[site.nth]
+
+
+def _role_name(prefix: str) -> str:
+    """The pattern of a role's opening: MyST gives its roles as ``:name:`...```, written ``{name}`...```."""
+    m = re.match(r"^:(?P<name>[\w:.+-]+):(?P<rest>`.*)$", prefix, re.DOTALL)
+    if m is None:
+        return _flexible(prefix)
+    name = re.escape(m["name"])
+    return rf"(?::{name}:|\{{{name}\}})" + _flexible(m["rest"])
+
+
+def apply(text: str, edits: Iterable[Edit]) -> str:
+    """``text`` with each edit made (edits do not overlap), grid table borders kept in place."""
+    for e in sorted(set(edits), key=lambda e: e.start, reverse=True):
+        text = text[: e.start] + e.new + text[e.end :]
+        text = _keep_cell_width(text, e.start + len(e.new), len(e.new) - (e.end - e.start))
+    return text
+
+
+_CELL_REST = re.compile(r"[^|\r\n]*?( +)\|")
+
+
+def _keep_cell_width(text: str, pos: int, grew: int) -> str:
+    """In a grid table's row, a number that grew or shrank takes the difference from the spaces before
+    its cell's right border (or gives it to them): docutils reads the row only if the borders line up."""
+    line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    if not grew or not text[line_start:pos].lstrip(" \t>").startswith("|"):
+        return text
+    m = _CELL_REST.match(text, pos)
+    if m is None or len(m.group(1)) - grew < 1:
+        return text  # no room in the cell: the build will say so
+    return text[: m.start(1)] + " " * (len(m.group(1)) - grew) + text[m.end(1) :]
