@@ -51,7 +51,7 @@ class ParamcountDomain(Domain):
 
     name = "paramcount"
     label = "sphinx-paramcount"
-    # Per docname, deep-copied per environment by Sphinx: "problems"; "notices" (location, text):
+    # Per docname, deep-copied per environment by Sphinx: "problems"; "notices" (location, text, build):
     # how a model was built, what it printed; "sites": every stated number checked, for ``update``.
     initial_data: ClassVar[dict[str, Any]] = {"problems": {}, "notices": {}, "sites": {}}
     data_version: ClassVar[int] = 2
@@ -61,7 +61,7 @@ class ParamcountDomain(Domain):
         return self.data.setdefault("problems", {})  # type: ignore[no-any-return]
 
     @property
-    def notices(self) -> dict[str, list[tuple[str, str]]]:
+    def notices(self) -> dict[str, list[tuple[str, str, str]]]:
         return self.data.setdefault("notices", {})  # type: ignore[no-any-return]
 
     @property
@@ -161,9 +161,9 @@ def report_problem(
     )
 
 
-def note(env: Any, location: str, text: str) -> None:
-    """Keep a notice (not a problem) for the end of the build, where each distinct one is logged once."""
-    _domain(env).notices.setdefault(env.docname, []).append((location, text))
+def note(env: Any, location: str, text: str, build: str) -> None:
+    """Keep a notice (not a problem) for the end of the build, where each is logged once per ``build`` of a model."""
+    _domain(env).notices.setdefault(env.docname, []).append((location, text, build))
 
 
 def _verbosity(env: Any) -> int:
@@ -223,15 +223,15 @@ def build_finished(app: Any, exc: BaseException | None) -> None:
         app.statuscode = 1
 
 
-def _log_notices(by_doc: dict[str, list[tuple[str, str]]], read: set[str]) -> None:
-    """Each distinct notice of the pages read in this build, once, at the first directive that caused it."""
-    seen: set[str] = set()
+def _log_notices(by_doc: dict[str, list[tuple[str, str, str]]], read: set[str]) -> None:
+    """The notices of the pages read in this build: each build's once, at the first directive that used it."""
+    seen: set[tuple[str, str]] = set()
     for docname in sorted(by_doc):
         if docname not in read:
             continue
-        for location, text in by_doc[docname]:
-            if text not in seen:
-                seen.add(text)
+        for location, text, build in by_doc[docname]:
+            if (build, text) not in seen:
+                seen.add((build, text))
                 logger.info(f"paramcount: {text}", location=location)
 
 

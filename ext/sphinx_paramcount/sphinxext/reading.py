@@ -36,7 +36,7 @@ def report_for(
     for path in report.sources:
         env.note_dependency(path)
     for notice in report.notices:
-        note(env, location, notice)
+        note(env, location, notice, build=f"{target} on {device}, input {input_shape}")
     return report
 
 
