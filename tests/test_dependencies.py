@@ -407,3 +407,42 @@ def test_cache_reports_a_deleted_config_at_the_import(site: Path) -> None:
     with pytest.raises(ImportTargetError) as info:
         cache.cached_explain("from_import:make")
     assert info.value.message == "importing 'from_import' failed: ModuleNotFoundError: No module named 'cfg_a'"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_fix_after_a_failed_build_is_picked_up_by_an_incremental_rebuild(tmp_path: Path, jobs: str) -> None:
+    """A page whose model failed to import or to build depends on the code it names, and what that imports."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "conf.py").write_text(
+        "import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\nextensions = ['sphinx_paramcount']\n"
+    )
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   syntax\n   ctor\n   config\n")
+    (src / "fm.py").write_text("import torch.nn as nn\n\n\ndef make():\n    return nn.Linear(2, 2)\n")
+    (src / "fc.py").write_text("import torch.nn as nn\n\n\ndef make():\n    return nn.Linear(2, 2)\n")
+    (src / "cfg.py").write_text("H = 2\n")
+    (src / "fh.py").write_text(
+        "import torch.nn as nn\nfrom cfg import H\n\n\ndef make():\n    return nn.Linear(2, H)\n"
+    )
+    for page, target in (("syntax", "fm:make"), ("ctor", "fc:make"), ("config", "fh:make")):
+        (src / f"{page}.rst").write_text(f"{page}\n{'=' * len(page)}\n\n.. paramcount:: {target}\n   :total: 6\n")
+    assert sphinx_build(src, out, "-j", jobs).returncode == 0
+
+    edit(src / "fm.py", "def make():", "def make(:")  # a syntax error: the import fails
+    edit(src / "fc.py", "nn.Linear(2, 2)", "nn.Linear(2)")  # the constructor fails
+    edit(src / "cfg.py", "H = 2", "H = = 2")  # a module the target's module imports fails
+    broken = sphinx_build(src, out, "-j", jobs)
+    assert broken.returncode == 1
+    assert [(f, sub) for f, _, sub, _ in problems(broken.stderr)] == [
+        ("config.rst", "import"),
+        ("ctor.rst", "instantiate"),
+        ("syntax.rst", "import"),
+    ]
+
+    edit(src / "fm.py", "def make(:", "def make():")
+    edit(src / "fc.py", "nn.Linear(2)", "nn.Linear(2, 2)")
+    edit(src / "cfg.py", "H = = 2", "H = 2")
+    fixed = sphinx_build(src, out, "-j", jobs)
+    assert fixed.returncode == 0, fixed.stderr
+    assert problems(fixed.stderr) == []
+    assert "3 changed" in fixed.stdout

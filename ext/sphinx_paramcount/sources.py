@@ -54,6 +54,64 @@ def model_sources(model: Any, target: str = "", registry: FormulaRegistry | None
     return sorted({m.__file__ for m in modules if m.__file__})
 
 
+def target_sources(target: str) -> list[str]:
+    """The files of user code a target names, and those they import: what a failed count depends on.
+
+    A target that could not be imported or built has no model to walk, but
+    the page must still be read again once its code is fixed: the modules the
+    target names (found without running them: a module that failed to import
+    is not loaded) and the loaded user modules they import.
+    """
+    files: set[str] = set()
+    loaded: list[ModuleType] = []
+    todo, seen = list(_named_modules(target)), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        module = sys.modules.get(name)
+        if module is not None:
+            if _is_user_module(module):
+                loaded.append(module)
+            continue
+        origin = _unloaded_file(name)
+        if origin is not None and origin not in files:
+            files.add(origin)
+            # Not loaded (its import failed): follow what its source imports, by absolute name.
+            todo += [base for level, base, _ in _imports_in(origin) if not level and base]
+    files.update(m.__file__ for m in _closure(loaded) if m.__file__)
+    return sorted(files)
+
+
+def _unloaded_file(name: str) -> str | None:
+    """The user source file of a module not loaded, found without running any code (else None)."""
+    parent = name.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        return None  # finding a submodule would import its package, running the user's code
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None)
+    if isinstance(origin, str) and origin.endswith(".py") and not _in_library(origin):
+        return origin
+    return None
+
+
+def _named_modules(target: str) -> Iterator[str]:
+    """Every module name a target's references could mean: ``a.b.C`` may be ``a``, ``a.b``."""
+    try:
+        spec = parse_target(target)
+    except ParamcountError:
+        return
+    for ref in _refs(spec):
+        if ref.module is not None:
+            yield ref.module
+        else:
+            yield from (".".join(ref.parts[:cut]) for cut in range(1, len(ref.parts)))
+
+
 def fingerprint(path: str) -> Fingerprint:
     """What tells an edited file from an unedited one (its size too: two edits may share an mtime)."""
     try:

@@ -16,6 +16,7 @@ from ..cache import cached_explain
 from ..errors import ParamcountError
 from ..formulas.registry import default_registry
 from ..report import Report
+from ..sources import target_sources
 from .problems import note, report_problem
 
 logger = logging.getLogger("sphinx_paramcount")
@@ -29,15 +30,23 @@ def report_for(
         report = cached_explain(target, device, input_shape)
     except ParamcountError as exc:
         report_problem(env, location, exc.subtype, exc.message, hint=exc.hint, exc=exc)
+        _depend_on_target(env, target)
         return None
     except Exception as exc:  # our own bug: still located, still not a crash
         report_problem(env, location, "instantiate", f"{target}: unexpected {type(exc).__name__}: {exc}", exc=exc)
+        _depend_on_target(env, target)
         return None
     for path in report.sources:
         env.note_dependency(path)
     for notice in report.notices:
         note(env, location, notice, build=f"{target} on {device}, input {input_shape}")
     return report
+
+
+def _depend_on_target(env: Any, target: str) -> None:
+    """A failed count's page is read again when the code it names changes: the fix is then seen."""
+    for path in target_sources(target):
+        env.note_dependency(path)
 
 
 # The targets a page names, to build them before a parallel build's readers
