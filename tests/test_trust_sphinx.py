@@ -323,3 +323,38 @@ def test_an_instance_that_cannot_be_copied_for_the_forward_pass_is_a_located_err
         "TypeError: cannot pickle 'SSLContext' object"
     )
     assert explain("tests.models.uncopyable:MODEL").total == 10  # without a forward pass it is counted as it is
+
+
+def test_what_an_import_printed_is_in_the_error_when_the_first_build_of_its_module_fails():
+    from sphinx_paramcount.build import build_model
+    from sphinx_paramcount.errors import InstantiateError
+
+    with pytest.raises(InstantiateError) as info:
+        build_model("tests.models.noisy_then_broken:Bad")
+    assert info.value.message == (
+        "building 'tests.models.noisy_then_broken:Bad' raised ValueError: bad constructor; "
+        "tests.models.noisy_then_broken:Bad printed while its modules were imported: "
+        "NOISY IMPORT PRINT; UserWarning: noisy import warning"
+    )
+
+
+@pytest.mark.parametrize(
+    ("factory", "words"),
+    [
+        ("hub_swallow", "tried to download https://download.pytorch.org/models/resnet18-f37072fd.pth"),
+        ("hf_swallow", "tried to download files from the Hugging Face hub"),
+    ],
+)
+def test_a_factory_that_catches_the_refused_download_still_fails(factory, words):
+    from sphinx_paramcount.build import build_model
+    from sphinx_paramcount.errors import WeightsError
+
+    with pytest.raises(WeightsError) as info:
+        build_model(f"tests.models.swallows_downloads:{factory}")
+    assert words in info.value.message
+    # And after the build nothing is left patched: the hub's own errors are as they were.
+    if factory == "hf_swallow":
+        from huggingface_hub import errors
+
+        for cls in (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled):
+            assert "_call" not in getattr(cls.__init__, "__code__", compile("", "", "exec")).co_varnames

@@ -52,7 +52,13 @@ def build_model(text: str, device: str = "meta") -> Built:
         label, notices, obj, factory = _resolve(spec)
         if factory is None:
             return Built(obj, "instance", notices)
-        built = _build_with_fallback(factory, label, device)
+        try:
+            built = _build_with_fallback(factory, label, device)
+        except ParamcountError as exc:
+            # What the import printed is said once, here or in a notice: a failed build must not lose it.
+            if notices:
+                exc.message += f"; {notices[0]}"
+            raise
     import torch.nn as nn
 
     if not isinstance(built.module, nn.Module):

@@ -239,6 +239,9 @@ class _Refused:
     """
 
     active = 0  # builds under way (nested: a forward pass inside a build)
+    # Refusals raised in the builds under way: the model's code may catch one and build
+    # something else, which must not be documented as if nothing happened.
+    refused: list[WeightsError] = []
 
     def __init__(self, name: str, original: Callable[..., Any]) -> None:
         self.name, self.original = name, original
@@ -248,11 +251,13 @@ class _Refused:
         if not _Refused.active or (self.name == "load" and kwargs.get("source") == "local"):
             return self.original(*args, **kwargs)
         url = next((a for a in args if isinstance(a, str)), kwargs.get("url", ""))
-        raise WeightsError(
+        error = WeightsError(
             f"building the model tried to download {url or 'a file'} (torch.hub.{self.name}); counting never needs "
             "trained weights, and a docs build must not download",
             hint=WEIGHTS_HINT,
         )
+        _Refused.refused.append(error)
+        raise error
 
 
 _HUB_FUNCTIONS = ("load_state_dict_from_url", "download_url_to_file", "load")
@@ -280,12 +285,98 @@ def downloads_refused() -> Iterator[None]:
     if constants is not None:
         constants.HF_HUB_OFFLINE = True
     _Refused.active += 1
+    if _Refused.active == 1:
+        _Refused.refused = []
+    hub_errors = _HubErrorsWatched()
     try:
-        yield
+        with hub_errors:
+            yield
+        if _Refused.active == 1 and (_Refused.refused or hub_errors.seen):
+            # The model's code caught the refusal and built something anyway.
+            raise _Refused.refused[0] if _Refused.refused else hub_errors.seen[0]
     finally:
         _Refused.active -= 1
         if not _Refused.active:  # else an outer build is still under way: it restores the environment
             _restore_offline(saved_env, constants, saved_constant)
+
+
+class _HubErrorsWatched:
+    """Notes each offline error the Hugging Face hub makes while a model is built, caught or not.
+
+    The hub's own exception classes are watched (``OfflineModeIsEnabled``,
+    ``LocalEntryNotFoundError``), patched only while the build runs: if the
+    hub was not imported yet, importing it for this costs 80 ms; then only
+    its import during the build is caught (``sys.meta_path`` hook).
+    """
+
+    NAMES = ("OfflineModeIsEnabled", "LocalEntryNotFoundError")
+
+    def __init__(self) -> None:
+        self.seen: list[WeightsError] = []
+        self.patched: list[tuple[type, Any]] = []
+        self.finder: Any = None
+
+    def __enter__(self) -> None:
+        errors = sys.modules.get("huggingface_hub.errors")
+        if errors is not None:
+            self._patch(errors)
+        else:
+            self.finder = _AfterImport("huggingface_hub.errors", self._patch)
+            sys.meta_path.insert(0, self.finder)
+
+    def _patch(self, errors: Any) -> None:
+        for name in self.NAMES:
+            cls = getattr(errors, name, None)
+            if isinstance(cls, type) and all(c is not cls for c, _ in self.patched):
+                original = vars(cls).get("__init__")  # None: inherited, restored by deleting ours
+                inherited = cls.__init__  # type: ignore[misc]
+
+                def init(exc: Any, *args: Any, _call: Any = inherited, **kwargs: Any) -> None:
+                    _call(exc, *args, **kwargs)
+                    refusal = offline_refusal(exc)
+                    if refusal is not None:
+                        self.seen.append(refusal)
+
+                self.patched.append((cls, original))
+                setattr(cls, "__init__", init)  # noqa: B010 (an instance's __init__ is not assignable for mypy)
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, original in self.patched:
+            if original is None:
+                delattr(cls, "__init__")
+            else:
+                setattr(cls, "__init__", original)  # noqa: B010
+        if self.finder is not None and self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+
+
+class _AfterImport:
+    """A ``sys.meta_path`` finder that calls ``then(module)`` once ``name`` has been imported."""
+
+    def __init__(self, name: str, then: Callable[[Any], None]) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        import importlib.machinery
+
+        sys.meta_path.remove(self)  # find the real spec with the other finders
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module  # type: ignore[union-attr]
+        then = self.then
+
+        def exec_then(module: Any) -> None:
+            exec_module(module)
+            then(module)
+
+        spec.loader.exec_module = exec_then  # type: ignore[method-assign, union-attr]
+        return spec
 
 
 def _restore_offline(saved_env: dict[str, str | None], constants: Any, saved_constant: Any) -> None:
