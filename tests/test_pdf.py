@@ -78,3 +78,9 @@ def _compile(tmp_path: Path, root: str, *options: str) -> str:
     assert "Undefined control sequence" not in log
     assert "Missing character" not in log
     return "\n".join(p.read_text() for p in out.glob("*.tex"))
+
+
+def test_names_with_unicode_spaces_compile_to_pdf_whatever_the_separator(tmp_path):
+    """A narrow no-break space in a name, not only in paramcount_thousands_sep, is declared for pdflatex."""
+    tex = _compile(tmp_path, "test-output-unicode-space")
+    assert "a\u202fb" in tex and "DeclareUnicodeCharacter{202F}" in tex

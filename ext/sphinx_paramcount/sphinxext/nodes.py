@@ -92,19 +92,21 @@ class PlainMath(SphinxPostTransform):
                 node.replace_self(nodes.inline(text, text, classes=node["classes"]))
 
 
-def _declare_separator(app: Any) -> None:
-    """pdflatex: a space-like digit separator (narrow no-break space) in text.
+# Unicode's spaces (category Zs) that inputenc does not know; Sphinx declares U+00A0 itself.
+_UNICODE_SPACES = (0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)
+
+
+def _declare_spaces(app: Any) -> None:
+    """pdflatex: Unicode spaces, in a digit separator (narrow no-break space) or a parameter's name.
 
     inputenc knows no U+202F or U+2009, and the LaTeX writer passes them
-    through; declared as the thin space that math uses (``latex_sep``).
+    through; each is declared as the thin space that math uses (``latex_sep``).
     """
-    sep = app.config.paramcount_thousands_sep
     if app.builder.format != "latex" or app.config.latex_engine != "pdflatex":
         return
-    if not sep or sep.isascii() or not sep.isspace() or sep == "\u00a0":  # Sphinx declares U+00A0
-        return
-    app.builder.context["utf8extra"] += (
-        f"\n\\ifdefined\\DeclareUnicodeCharacter\\DeclareUnicodeCharacter{{{ord(sep):04X}}}{{\\,}}\\fi"
+    app.builder.context["utf8extra"] += "".join(
+        f"\n\\ifdefined\\DeclareUnicodeCharacter\\DeclareUnicodeCharacter{{{code:04X}}}{{\\,}}\\fi"
+        for code in _UNICODE_SPACES
     )
 
 
@@ -119,4 +121,4 @@ def setup_nodes(app: Any) -> None:
     setup_table(app)
     app.add_post_transform(PlainMath)
     app.connect("builder-inited", _add_static)
-    app.connect("builder-inited", _declare_separator)
+    app.connect("builder-inited", _declare_spaces)
