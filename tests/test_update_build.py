@@ -283,7 +283,7 @@ def test_a_prolog_that_is_not_a_plain_string_is_reported_not_rewritten(tmp_path)
     assert result.returncode == 1
     assert (src / "conf.py").read_text() == conf
     assert result.stderr.splitlines() == [
-        "sphinx-paramcount: src/conf.py:4: not rewritten: the number is not written plainly in rst_prolog, "
+        "sphinx-paramcount: src/conf.py:3: not rewritten: the number is not written plainly in rst_prolog, "
         "rst_epilog or a docstring of this file; edit the number in rst_prolog or rst_epilog in src/conf.py",
         "sphinx-paramcount: 0 stated numbers updated, 1 problem (above)",
     ]
@@ -324,7 +324,7 @@ def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
     assert result.stderr.splitlines() == [
         f"sphinx-paramcount: src/nb.ipynb: stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%); "
         "not rewritten: the build does not say where in src/nb.ipynb it is; edit it by hand",
-        "sphinx-paramcount: src/nb.ipynb:11: not rewritten: this notebook's lines are not MyST-NB's, the only "
+        "sphinx-paramcount: src/nb.ipynb:13: not rewritten: this notebook's lines are not MyST-NB's, the only "
         "ones update can follow; edit it by hand",
         "sphinx-paramcount: 0 stated numbers updated, 2 problems (above)",
     ]

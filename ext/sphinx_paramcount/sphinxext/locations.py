@@ -54,9 +54,10 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
         source = str(env.doc2path(env.docname))
     setting = _CONF_STRINGS.get(source)
     if setting:
-        conf, lines = _conf_string_lines(env, setting)
+        conf, lines, assigned = _conf_string_lines(env, setting)
         index = (line or 1) - 1
-        return f"{conf}:{lines[index]}" if index < len(lines) else conf
+        conf_line = lines[index] if index < len(lines) else assigned
+        return f"{conf}:{conf_line}" if conf_line else conf
     translated = _TRANSLATED.match(source)
     if translated:
         return _catalog_line(env, text) or f"{os.path.abspath(translated['file'])}:{translated['line']}"
@@ -115,34 +116,44 @@ def _read_lines(path: str, mtime_ns: int) -> list[str]:
         return f.read().splitlines()
 
 
-def _conf_string_lines(env: Any, name: str) -> tuple[str, list[int]]:
-    """conf.py's path, and for each line of the string setting ``name``, its line in conf.py.
+def _conf_string_lines(env: Any, name: str) -> tuple[str, list[int], int]:
+    """conf.py's path; for each line of the string setting ``name``, its line in conf.py; the assignment's line.
 
     The setting may be built over several statements (``rst_epilog = "..."``
     then ``rst_epilog += "..."``); each string literal's text starts on the
-    line of its opening quote.
+    line of its opening quote.  A value that is not a plain string (an
+    f-string, a call) maps no lines: the last assignment's line stands for it.
     """
     conf = os.path.join(env.app.confdir, "conf.py") if getattr(env.app, "confdir", None) else "conf.py"
     try:
         with open(conf, encoding="utf-8") as f:
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
-        return conf, []
+        return conf, [], 0
     segments: list[tuple[int, str]] = []  # (line of the literal, its text)
+    assigned, plain = 0, True
     for node in ast.walk(tree):
-        value = getattr(node, "value", None)
-        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if not isinstance(node, (ast.Assign, ast.AugAssign)) or not any(
+            isinstance(t, ast.Name) and t.id == name for t in targets
+        ):
             continue
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            segments = [(value.lineno, value.value)]
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+        assigned = node.lineno
+        value = node.value
+        if isinstance(node, ast.Assign):
+            segments, plain = [], True
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
             segments.append((value.lineno, value.value))
+        else:
+            plain = False
+    if not plain:
+        return conf, [], assigned
     # The conf.py line of each character of the whole setting, then of each of its lines.
     char_lines = [first + string.count("\n", 0, i) for first, string in segments for i in range(len(string))]
     text = "".join(string for _, string in segments)
     starts = [0, *(i + 1 for i, char in enumerate(text) if char == "\n" and i + 1 < len(text))]
     lines = [char_lines[start] for start in starts] if text else []
-    return conf, lines
+    return conf, lines, assigned
 
 
 def _catalog_line(env: Any, rawtext: str) -> str:
