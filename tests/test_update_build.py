@@ -17,7 +17,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from sphinx_paramcount.sphinxext.collect import collect
@@ -29,6 +28,7 @@ REPO = ROOTS.parent.parent
 LINEAR = "torch.nn.Linear(4, 2)"
 
 pytest.importorskip("myst_nb")
+nbformat = pytest.importorskip("nbformat")
 
 
 def update(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -329,3 +329,68 @@ def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
         "sphinx-paramcount: 0 stated numbers updated, 2 problems (above)",
     ]
     assert (src / "nb.ipynb").read_bytes() == before
+
+
+def _role(n: str) -> str:
+    return f":paramcount:`{n} <torch.nn.Linear(4, 2)>`"
+
+
+_WIDE = len(_role("131,618"))
+LAYOUT = "\n".join(
+    [
+        "Layout",
+        "======",
+        "",
+        f"Title {_role('9')}",
+        "=" * len(f"Title {_role('9')}"),
+        "",
+        "+-----+" + "-" * (_WIDE + 2) + "+",
+        "| a   | " + _role("9").ljust(_WIDE) + " |",  # room in the cell
+        "+-----+" + "-" * (_WIDE + 2) + "+",
+        "| b   | " + _role("131,618") + " |",  # one space before the border: it cannot give its last
+        "+-----+" + "-" * (_WIDE + 2) + "+",
+        "",
+        "=" * len(_role("9")) + "  =====",
+        "Simple".ljust(len(_role("9"))) + "  Last",
+        "=" * len(_role("9")) + "  =====",
+        _role("9") + "  x",  # the first column is full: 10 does not fit
+        "y".ljust(len(_role("9"))) + "  " + _role("99"),  # the last column may run past its border
+        "=" * len(_role("9")) + "  =====",
+        "",
+        "+---+" + "-" * (len(_role("9")) + 2) + "+",
+        "| c | " + _role("9") + " |",  # one space before the border: 10 does not fit
+        "+---+" + "-" * (len(_role("9")) + 2) + "+",
+        "",
+    ]
+)
+
+
+def test_a_number_that_changes_width_keeps_the_layout_or_is_refused(tmp_path):
+    """Titles' underlines grow; grid and simple table cells take the difference from their spaces or refuse."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["sphinx_paramcount"]\n')
+    (src / "index.rst").write_text(LAYOUT)
+    result = update("--write", "src", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    text = (src / "index.rst").read_text()
+    assert text.splitlines()[3:5] == [
+        "Title :paramcount:`10 <torch.nn.Linear(4, 2)>`",
+        "==============================================",  # one longer, as the title
+    ]
+    lines = text.splitlines()
+    assert lines[7] == "| a   | " + _role("10").ljust(_WIDE) + " |"  # the cell's spaces took the difference
+    assert lines[9] == "| b   | " + _role("10").ljust(_WIDE) + " |"  # shrinking gives them back
+    assert lines[15] == _role("9") + "  x"  # refused, and said
+    assert lines[16] == "y".ljust(len(_role("9"))) + "  " + _role("10")
+    assert lines[20] == "| c | " + _role("9") + " |"
+    refused = [line for line in result.stderr.splitlines() if "not rewritten" in line]
+    assert refused == [
+        "sphinx-paramcount: src/index.rst:21: not rewritten: the new number does not fit its grid-table cell; "
+        "widen the column, then run update again",
+        "sphinx-paramcount: src/index.rst:16: not rewritten: the new number does not fit its simple-table column; "
+        "widen the column, then run update again",
+    ]
+    # What was written still reads as the same document: no malformed table, no short underline.
+    build = sphinx_build(src, tmp_path / "out", "-W")
+    assert "Malformed table" not in build.stderr and "underline too short" not in build.stderr, build.stderr

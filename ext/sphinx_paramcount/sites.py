@@ -185,24 +185,105 @@ def _role_name(prefix: str) -> str:
     return rf"(?::{name}:|\{{{name}\}})" + _flexible(m["rest"])
 
 
-def apply(text: str, edits: Iterable[Edit]) -> str:
-    """``text`` with each edit made (edits do not overlap), grid table borders kept in place."""
+def apply(text: str, edits: Iterable[Edit]) -> tuple[str, list[tuple[Edit, str]]]:
+    """``text`` with each edit made (edits do not overlap), and the edits refused, each with why.
+
+    A number that changes width must not change how docutils reads the
+    text around it: in a grid table's row the difference is taken from (or
+    given to) the spaces before the cell's right border; a section title's
+    underline (and overline) grows with its title; in a simple table a number
+    must still fit its column.  An edit that cannot keep the layout is refused.
+    """
+    refused: list[tuple[Edit, str]] = []
     for e in sorted(set(edits), key=lambda e: e.start, reverse=True):
-        text = text[: e.start] + e.new + text[e.end :]
-        text = _keep_cell_width(text, e.start + len(e.new), len(e.new) - (e.end - e.start))
-    return text
+        grew = len(e.new) - (e.end - e.start)
+        new = text[: e.start] + e.new + text[e.end :]
+        if grew:
+            kept = _keep_layout(new, e.start, e.start + len(e.new), grew)
+            if isinstance(kept, str) and kept.startswith(_REFUSED):
+                refused.append((e, kept[len(_REFUSED) :]))
+                continue
+            new = kept
+        text = new
+    return text, refused
 
 
+_REFUSED = "\0refused: "
 _CELL_REST = re.compile(r"[^|\r\n]*?( +)\|")
+_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1+[ \t]*$")
+_SIMPLE_BORDER = re.compile(r"^[ \t]*=+(?:[ \t]+=+)+[ \t]*$")
 
 
-def _keep_cell_width(text: str, pos: int, grew: int) -> str:
-    """In a grid table's row, a number that grew or shrank takes the difference from the spaces before
-    its cell's right border (or gives it to them): docutils reads the row only if the borders line up."""
-    line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
-    if not grew or not text[line_start:pos].lstrip(" \t>").startswith("|"):
+def _lines_around(text: str, pos: int) -> tuple[int, int]:
+    start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0]
+    return start, min(ends) if ends else len(text)
+
+
+def _keep_layout(text: str, start: int, end: int, grew: int) -> str:
+    """``text`` with the layout around an edit at ``start:end`` kept, or ``_REFUSED`` and why."""
+    line_start, line_end = _lines_around(text, start)
+    line = text[line_start:line_end]
+    if line.lstrip(" \t>").startswith("|"):
+        m = _CELL_REST.match(text, end)
+        if m is None or len(m.group(1)) - grew < 1:
+            return _REFUSED + "the new number does not fit its grid-table cell; widen the column, then run update again"
+        return text[: m.start(1)] + " " * (len(m.group(1)) - grew) + text[m.end(1) :]
+    lines = text.splitlines(keepends=True)
+    index = text[:line_start].count("\n") if "\n" in text else text[:line_start].count("\r")
+    border = _simple_table_border(lines, index)
+    if border is not None:
+        row = _simple_row(line, border, start - line_start, grew)
+        if row is None:
+            return _REFUSED + "the new number does not fit its simple-table column; widen the column, then run update again"
+        return text[:line_start] + row + text[line_end:]
+    return _title_adorned(text, lines, index, grew)
+
+
+def _simple_row(line: str, border: str, at: int, grew: int) -> str | None:
+    """A simple table's row with the columns after an edit at ``at`` put back where the border says, or None.
+
+    The edit shifted the rest of the row by ``grew``: as many spaces are taken
+    from (or given to) the end of the edited column, which must still end
+    before the next column's start.
+    """
+    spans = [(m.start(), m.end()) for m in re.finditer(r"=+", border)]
+    column = next((i for i, (s, e) in enumerate(spans) if at < (spans[i + 1][0] if i + 1 < len(spans) else 10**9)), None)
+    if column is None or column == len(spans) - 1:
+        return line  # the last column may run past its border
+    end, next_start = spans[column][1], spans[column + 1][0]
+    if grew > 0:
+        if line[next_start : next_start + grew].strip():
+            return None
+        fixed = line[:next_start] + line[next_start + grew :]
+    else:
+        fixed = line[: next_start + grew] + " " * -grew + line[next_start + grew :]
+    return fixed if not fixed[end:next_start].strip() else None
+
+
+def _simple_table_border(lines: list[str], index: int) -> str | None:
+    """The border of the simple table whose row ``lines[index]`` is, if it is one."""
+    for i in range(index - 1, -1, -1):
+        if not lines[i].strip():
+            return None
+        if _SIMPLE_BORDER.match(lines[i].rstrip("\r\n")):
+            return lines[i].rstrip("\r\n")
+    return None
+
+
+def _title_adorned(text: str, lines: list[str], index: int, grew: int) -> str:
+    """A section title's underline and overline, lengthened if the title now runs past them."""
+    if grew <= 0 or index + 1 >= len(lines):
         return text
-    m = _CELL_REST.match(text, pos)
-    if m is None or len(m.group(1)) - grew < 1:
-        return text  # no room in the cell: the build will say so
-    return text[: m.start(1)] + " " * (len(m.group(1)) - grew) + text[m.end(1) :]
+    title = lines[index].rstrip("\r\n")
+    under = lines[index + 1].rstrip("\r\n")
+    m = _ADORNMENT.match(under)
+    if m is None or len(under.rstrip()) >= len(title.rstrip()) or len(under.rstrip()) < len(title.rstrip()) - grew:
+        return text
+    width = len(title.rstrip())
+    fixed = [*lines]
+    for i in (index - 1, index + 1):
+        if 0 <= i < len(lines) and lines[i].rstrip("\r\n").rstrip() == under.rstrip():
+            ending = lines[i][len(lines[i].rstrip("\r\n")) :]
+            fixed[i] = m.group(1) * width + ending
+    return "".join(fixed)

@@ -237,7 +237,13 @@ class Run:
             _say(line)
         if not edits:
             return
-        new = apply(old, edits)
+        new, refused = apply(old, edits)
+        for edit, why in refused:
+            self.problems += 1
+            _say(f"{shown}:{old.count(chr(10), 0, edit.start) + 1}: not rewritten: {why}")
+        edits = [e for e in edits if all(e != r for r, _ in refused)]
+        if not edits:
+            return
         _diff(shown, old, new)
         if self.write:
             try:
