@@ -394,3 +394,15 @@ def test_a_number_that_changes_width_keeps_the_layout_or_is_refused(tmp_path):
     # What was written still reads as the same document: no malformed table, no short underline.
     build = sphinx_build(src, tmp_path / "out", "-W")
     assert "Malformed table" not in build.stderr and "underline too short" not in build.stderr, build.stderr
+
+
+def test_a_file_included_twice_in_a_page_is_one_set_of_numbers(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["sphinx_paramcount"]\nexclude_patterns = ["inc.rst"]\n')
+    (src / "index.rst").write_text("A\n=\n\n.. include:: inc.rst\n\n.. include:: inc.rst\n")
+    (src / "inc.rst").write_text(f"inc {_role('31')} and {_role('31')}\n")
+    result = update("--write", "src", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["sphinx-paramcount: 2 stated numbers updated"]
+    assert (src / "inc.rst").read_text() == f"inc {_role('10')} and {_role('10')}\n"

@@ -235,7 +235,10 @@ def _keep_layout(text: str, start: int, end: int, grew: int) -> str:
     if border is not None:
         row = _simple_row(line, border, start - line_start, grew)
         if row is None:
-            return _REFUSED + "the new number does not fit its simple-table column; widen the column, then run update again"
+            return (
+                _REFUSED
+                + "the new number does not fit its simple-table column; widen the column, then run update again"
+            )
         return text[:line_start] + row + text[line_end:]
     return _title_adorned(text, lines, index, grew)
 
@@ -248,7 +251,9 @@ def _simple_row(line: str, border: str, at: int, grew: int) -> str | None:
     before the next column's start.
     """
     spans = [(m.start(), m.end()) for m in re.finditer(r"=+", border)]
-    column = next((i for i, (s, e) in enumerate(spans) if at < (spans[i + 1][0] if i + 1 < len(spans) else 10**9)), None)
+    column = next(
+        (i for i, (s, e) in enumerate(spans) if at < (spans[i + 1][0] if i + 1 < len(spans) else 10**9)), None
+    )
     if column is None or column == len(spans) - 1:
         return line  # the last column may run past its border
     end, next_start = spans[column][1], spans[column + 1][0]

@@ -27,6 +27,7 @@ import tempfile
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .sites import Edit, NotLocated, Site, apply, locate
@@ -149,7 +150,11 @@ def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[st
 
     edits, missing = [], []
     same = Counter((site.raw.strip(), site.stated) for site in sites)
+    located: set[Site] = set()
     for site in sites:
+        if site.kind == "role" and site.nth and replace(site, nth=site.nth - 1) in located and _read_twice(site, sites):
+            located.add(site)  # the same text read twice (a file included twice in a page): one number, one edit
+            continue
         try:
             if path.endswith(".ipynb"):
                 edits.append(_notebook_edit(text, site))
@@ -157,10 +162,27 @@ def _edits(text: str, path: str, sites: list[Site]) -> tuple[list[Edit], list[st
                 edits.append(locate_in_python(text, int(site.location.rpartition(":")[2]), site))
             else:
                 edits.append(locate(text, site.line, site, alone=same[site.raw.strip(), site.stated] == 1))
+            located.add(site)
         except NotLocated as exc:
             hint = f"; {update_hint(site.location)}" if _in_python(site) else ""
             missing.append(f"{_shown(site.location)}: not rewritten: {exc}{hint}")
     return edits, missing
+
+
+def _read_twice(site: Site, sites: list[Site]) -> bool:
+    """Whether the sites like ``site`` outnumber the times its text is written at its line (an include read twice)."""
+    like = [s for s in sites if replace(s, nth=0) == replace(site, nth=0)]
+    return len(like) > 1 and site.nth >= _occurrences(site)
+
+
+def _occurrences(site: Site) -> int:
+    try:
+        with open(site.path, encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0
+    line = lines[site.line - 1] if 0 < site.line <= len(lines) else ""
+    return max(1, line.count(site.raw.strip().splitlines()[0])) if site.raw.strip() else 1
 
 
 def _notebook_edit(text: str, site: Site) -> Edit:
