@@ -406,3 +406,14 @@ def test_a_file_included_twice_in_a_page_is_one_set_of_numbers(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["sphinx-paramcount: 2 stated numbers updated"]
     assert (src / "inc.rst").read_text() == f"inc {_role('10')} and {_role('10')}\n"
+
+
+def test_numbers_the_build_does_not_check_are_left_alone(tmp_path):
+    """``suppress_warnings = ["paramcount.mismatch"]`` turns the check off: update finds nothing either."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["sphinx_paramcount"]\nsuppress_warnings = ["paramcount.mismatch"]\n')
+    (src / "index.rst").write_text(f"A\n=\n\n{_role('31')}\n")
+    result = update("--check", "src", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["sphinx-paramcount: 0 stated numbers stale"]

@@ -106,6 +106,8 @@ def record_sites(
     directive's ``block_text`` or the role's ``rawtext``; each claim comes with
     the option that states it (``""`` for a role).
     """
+    if is_suppressed(env.config, "mismatch"):
+        return  # the build does not check these numbers: update leaves them alone too
     actual = dict(result.actual)
     # Text from conf.py, a translation or a docstring is not written in the page's own file.
     editable = in_page_file(source)
