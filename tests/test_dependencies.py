@@ -213,7 +213,8 @@ def sphinx_build(src: Path, out: Path, *extra: str) -> subprocess.CompletedProce
 
 def pages_read(stdout: str) -> set[str]:
     """The pages a serial build read, from ``reading sources... [ 50%] page``."""
-    return set(re.findall(r"reading sources\.\.\. \[\s*\d+%\] (\S+)$", stdout, re.MULTILINE))
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)  # Sphinx colours its output in some CIs
+    return set(re.findall(r"reading sources\.\.\. \[\s*\d+%\] (\S+)$", plain, re.MULTILINE))
 
 
 def mismatch(page: str, target: str) -> tuple[str, int, str, str]:
