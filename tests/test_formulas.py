@@ -623,7 +623,7 @@ def test_lora_linear(d_in: int, d_out: int, r: int, bias: bool) -> None:
     assert latex_value(row.derivation) == row.params == d_in * d_out + bias * d_out + r * (d_in + d_out)
     assert row.trainable == report.trainable == r * (d_in + d_out)  # the base layer is frozen
     assert row.label == f"LoRA Linear({d_in}, {d_out}, r={r})"
-    assert row.legend[-1] == ("r", "LoRA rank of adapter 'default' (trainable)", r)
+    assert row.legend[-1] == ("r", "LoRA rank (adapter 'default')", r)
 
 
 def test_lora_on_gpt2_conv1d_two_adapters_and_lora_bias() -> None:
@@ -637,8 +637,8 @@ def test_lora_on_gpt2_conv1d_two_adapters_and_lora_bias() -> None:
     assert row.derivation == r"5 \times 12 + 12 + 4 \times (5 + 12) + 12 + 2 \times (5 + 12) + 12"
     assert row.params == sum(p.numel() for p in model.parameters()) == 60 + 12 + 4 * 17 + 12 + 2 * 17 + 12
     assert [w for _, w, _ in row.legend][-2:] == [
-        "LoRA rank of adapter 'default' (trainable)",
-        "LoRA rank of adapter 'second' (trainable)",
+        "LoRA rank (adapter 'default')",
+        "LoRA rank (adapter 'second')",
     ]
     assert row.label == "LoRA Linear(5, 12, r=4, r=2)"
 

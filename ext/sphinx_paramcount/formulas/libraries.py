@@ -123,7 +123,7 @@ def lora(m: Any) -> Expr:
     terms: list[Expr] = [base]
     for i, (adapter, rank, b) in enumerate(ranks, 1):
         latex = "r" if len(ranks) == 1 else rf"r_{{{i}}}"
-        r = Sym(latex, f"LoRA rank of adapter '{adapter}' (trainable)", rank)
+        r = Sym(latex, f"LoRA rank (adapter '{adapter}')", rank)
         terms.append(r * (d_in + d_out))
         if b is not None and getattr(b, "bias", None) is not None:
             terms.append(d_out)
