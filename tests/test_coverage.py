@@ -10,7 +10,10 @@ alone, which is what this section of the issue measured (68% of GPT-2).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from bs4 import BeautifulSoup
 
 from sphinx_paramcount.count import count_model
 from tests.models.real_layouts import ARCHITECTURES, generic, on_meta, torch_nn_only, uncovered
@@ -55,3 +58,25 @@ def test_gpt2_lora_trainable_figures() -> None:
     assert (report.trainable, report.total) == (294_912, 124_734_720)
     lora = [r for r in report.rows if r.family == "lora"]
     assert len(lora) == 12 and all(r.trainable == 8 * (768 + 2304) for r in lora)
+
+
+@pytest.mark.sphinx("html", testroot="library-formulas", freshenv=True)
+def test_pages_show_library_formulas_and_legends(app: Any, warning: Any) -> None:
+    app.build()
+    assert app.statuscode == 0, warning.getvalue()
+    index = (app.outdir / "index.html").read_text()
+    # reST: Conv1D's named formula, substituted, in the table.
+    assert "Conv1D(nf=2304, nx=768)" in index
+    assert r"\(d_{in} \cdot d_{out} + d_{out}\)" in index
+    assert r"\(768 \times 2304 + 2304\)" in index
+    # The ViT's class token and position embedding: a legend from name and shape.
+    text = " ".join(BeautifulSoup(index, "html.parser").get_text().split())
+    assert r"Class token, shape 1 × 1 × 768 \(|\mathtt{class\_token}|\): 768" in text
+    assert r"Position embedding, shape 1 × 197 × 768 \(|\mathtt{pos\_embedding}|\): 151,296" in text
+    # MyST: LoRA beside its frozen base layer, and an RMSNorm of transformers.
+    myst = (app.outdir / "myst.html").read_text()
+    assert "LoRA Linear(512, 256, r=8)" in myst
+    assert r"\(d_{in} \cdot d_{out} + d_{out} + r \cdot (d_{in} + d_{out})\)" in myst
+    assert r"\(512 \times 256 + 256 + 8 \times (512 + 256) = 137{,}472\)" in myst
+    assert "LoRA rank (adapter ‘default’)" in myst  # Sphinx's smart quotes
+    assert "LlamaRMSNorm(4096)" in myst
