@@ -835,3 +835,17 @@ def test_unknown_leaf_layer_gets_no_legend() -> None:
     assert (row.family, row.formula, row.legend) == ("generic", r"|\mathtt{weight}|", ())
     (root,) = count_model(on_meta(Unknown)).rows  # the model itself: its own parameters are described
     assert root.legend == ((r"|\mathtt{weight}|", "Parameter weight of the module itself, shape 3 × 4", 12),)
+
+
+def test_every_library_family_is_in_the_gallery() -> None:
+    from pathlib import Path
+
+    from sphinx_paramcount.formulas import libraries
+
+    registry = FormulaRegistry()
+    libraries.register_all(registry)
+    keys = [*registry._by_key, *registry._by_pattern]
+    assert len(keys) == 7
+    gallery = (Path(__file__).resolve().parent.parent / "docs" / "gallery.rst").read_text()
+    for key in keys:
+        assert f"``{key.rpartition('.')[2].lstrip('*')}``" in gallery, key
