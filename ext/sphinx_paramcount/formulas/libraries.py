@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from torch import nn
+
 from . import builtin
 from .builtin import Registrar
 from .expr import Const, Expr, Sym, total
@@ -87,8 +89,6 @@ def frozen_batch_norm_label(m: Any) -> str:
 
 def _base(layer: Any, d_in: int, d_out: int) -> tuple[Expr, Expr, Expr]:
     """The frozen base layer's own formula and its input and output size symbols."""
-    from torch import nn
-
     if isinstance(layer, nn.Embedding):
         v = Sym("V", "Number of embeddings (vocabulary size)", d_in)
         d = Sym("d", "Embedding dimension", d_out)
