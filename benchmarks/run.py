@@ -16,6 +16,8 @@ starting Python and ``import torch``, and its peak RSS is that process's own
    stating the number; serial and ``-j auto``; plus a no-change rebuild.
 4. ``sphinx-paramcount update --check`` of the same 200-directive site against
    ``sphinx-build`` of it (issue 11: within 1.5x, each model built once).
+5. Formula coverage (issue 12, not timed): per real architecture, the share
+   of parameters in rows with neither a named formula nor a legend.
 
 The script imports neither torch nor the engine itself: only its workers do.
 """
@@ -44,7 +46,7 @@ EXT = ROOT / "ext"
 MODELS = ["SimpleNet", "ResNet50", "GPT2Small", "Llama2_70B"]
 TOOLS = ["engine", "meta floor", "naive cpu", "torchinfo", "fvcore"]
 CPU_TOOLS = ("naive cpu", "torchinfo", "fvcore")
-PARTS = ["count", "warm", "site", "update"]
+PARTS = ["count", "warm", "site", "update", "coverage"]
 
 # The site's ten targets: three models of benchmarks/models.py and seven torch.nn calls.
 SITE_TARGETS = [
@@ -246,6 +248,12 @@ def work_import_torch() -> dict:
     return {"seconds": time.perf_counter() - start}
 
 
+def work_coverage() -> list:
+    from tests.models.real_layouts import coverage_table
+
+    return coverage_table()
+
+
 def run_worker(args: list[str]) -> None:
     kind, rest = args[0], args[1:]
     if kind == "count":
@@ -256,6 +264,8 @@ def run_worker(args: list[str]) -> None:
         result = work_totals(rest)
     elif kind == "import-torch":
         result = work_import_torch()
+    elif kind == "coverage":
+        result = work_coverage()
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     print(json.dumps(result))
@@ -712,6 +722,31 @@ def print_update(result: dict, rounds: int) -> dict[str, float]:
     return {"update": statistics.median(ratios), "update once": float(once)}
 
 
+# -- part 4: formula coverage (not timed) ------------------------------------------------
+
+
+def part_coverage(progress: Progress) -> list:
+    progress("formula coverage of real architectures")
+    run = measure(worker("coverage"))
+    if run.code != 0:
+        raise SystemExit(f"coverage worker failed:\n{run.err}")
+    return run.json()
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n:,} ({100 * n / total:.2g}%)" if n else "0"
+
+
+def print_coverage(table: list) -> None:
+    print("\nFormula coverage: parameters in rows with neither a named formula nor a legend")
+    print("| Model | Parameters | Unexplained now | With the torch.nn formulas only |")
+    print("|---|---:|---:|---:|")
+    for name, total, now, before in table:
+        print(f"| {name} | {total:,} | {_share(now, total)} | {_share(before, total)} |")
+    worst = max(now / total for _, total, now, _ in table)
+    print(f"issue 12, at most 0.1% of each model's parameters unexplained: {verdict(worst <= 0.001)}")
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -759,6 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warm = part_warm(args.models, warm_repeats, progress) if "warm" in args.parts else {}
     site = part_site(totals, site_repeats, rebuilds, progress) if "site" in args.parts else None
     updated = part_update(totals, site_repeats, progress) if "update" in args.parts else None
+    coverage = part_coverage(progress) if "coverage" in args.parts else []
 
     if cells:
         print_counting(args.models, cells, repeats)
@@ -767,6 +803,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = print_site(site, site_repeats, rebuilds) if site else {}
     if updated:
         figures |= print_update(updated, site_repeats)
+    if coverage:
+        print_coverage(coverage)
     print(f"\n(load average at the end: {os.getloadavg()[0]:.2f})")
     print_targets(cells, warm, figures)
     return 0

@@ -488,3 +488,367 @@ def test_load_formula_spec() -> None:
         load_formula_spec("justaname")
     with pytest.raises(FormulaError, match="is not callable"):
         load_formula_spec("tests.models.zoo:NOT_CALLABLE")
+
+
+# -- the layers of transformers, PEFT, torchvision and timm (issue 12) -----------------
+
+
+def check_library_family(module: nn.Module, family: str, label: str) -> None:
+    """A library layer matched by class path: exact value, one row, legend, derivation that adds up."""
+    numel = sum(p.numel() for p in module.parameters())
+    report = count_model(module)
+    assert report.total == numel
+    (row,) = report.rows
+    assert (row.family, row.label, row.note, row.params) == (family, label, "", numel)
+    assert latex_value(row.derivation) == numel
+    assert row.legend
+    for symbol, words, value in row.legend:
+        assert symbol in row.formula and words and value > 0
+    for text in (plain(row.formula), plain(row.derivation)):
+        assert not set(text) & set("\\{}"), text
+
+
+@SETTINGS
+@given(features, features)
+def test_transformers_conv1d(nf: int, nx: int) -> None:
+    from transformers.pytorch_utils import Conv1D
+
+    module = on_meta(lambda: Conv1D(nf, nx))
+    check_library_family(module, "gpt_conv1d", f"Conv1D(nf={nf}, nx={nx})")
+    (row,) = count_model(module).rows
+    assert row.formula == r"d_{in} \cdot d_{out} + d_{out}"
+    assert row.derivation == rf"{latex_int(nx)} \times {latex_int(nf)} + {latex_int(nf)}"
+
+
+def _rms_norms() -> list[type[nn.Module]]:
+    from transformers.models.gemma.modeling_gemma import GemmaRMSNorm
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+    from transformers.models.mistral.modeling_mistral import MistralRMSNorm
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+
+    return [LlamaRMSNorm, MistralRMSNorm, Qwen2RMSNorm, GemmaRMSNorm]
+
+
+@SETTINGS
+@given(st.integers(0, 3), st.integers(1, 5000))
+def test_transformers_rms_norm_family(which: int, hidden: int) -> None:
+    cls = _rms_norms()[which]
+    module = on_meta(lambda: cls(hidden))
+    check_library_family(module, "rms_norm", f"{cls.__name__}({hidden})")
+    (row,) = count_model(module).rows
+    assert (row.formula, row.derivation) == ("D", latex_int(hidden))
+    assert row.legend == (("D", "Hidden size: one scale per feature", hidden),)
+
+
+class BiasedRMSNorm(nn.Module):
+    """An RMSNorm of transformers with a shift too (as some checkpoints' norms have)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden))
+        self.bias = nn.Parameter(torch.zeros(hidden))
+
+
+class OddRMSNorm(nn.Module):
+    """A class the name pattern matches but the formula does not fit (two weights)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(hidden, 2))
+
+
+BiasedRMSNorm.__module__ = OddRMSNorm.__module__ = "transformers.models.fake.modeling_fake"
+
+
+@SETTINGS
+@given(st.integers(1, 5000))
+def test_rms_norm_family_with_bias_and_one_that_does_not_fit(hidden: int) -> None:
+    check_library_family(on_meta(lambda: BiasedRMSNorm(hidden)), "rms_norm", f"BiasedRMSNorm({hidden})")
+    (row,) = count_model(on_meta(lambda: BiasedRMSNorm(hidden))).rows
+    assert (row.formula, row.derivation) == (r"2 \cdot D", rf"2 \times {latex_int(hidden)}")
+    # Matched by name only: no `weight`, so the formula fails and the row is the shape product, no error.
+    (odd,) = count_model(on_meta(lambda: nn.Sequential(OddRMSNorm(hidden)))).rows
+    assert (odd.family, odd.params, odd.formula, odd.legend) == ("generic", 2 * hidden, r"|\mathtt{scale}|", ())
+
+
+@SETTINGS
+@given(st.integers(1, 5000))
+def test_t5_layer_norm(hidden: int) -> None:
+    from transformers.models.mt5.modeling_mt5 import MT5LayerNorm
+    from transformers.models.t5.modeling_t5 import T5LayerNorm
+
+    for cls in (T5LayerNorm, MT5LayerNorm):
+        module = on_meta(lambda: cls(hidden))  # noqa: B023 - called at once
+        check_library_family(module, "t5_layer_norm", f"{cls.__name__}({hidden})")
+        (row,) = count_model(module).rows
+        assert row.legend == (("D", "Hidden size: one scale per feature (no shift)", hidden),)
+
+
+class Wrapped(nn.Module):
+    """A model for PEFT to wrap: one layer named ``proj``."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.proj = layer
+
+
+def lora_model(layer: Callable[[], nn.Module], adapters: list[tuple[str, int]], **config: Any) -> nn.Module:
+    import peft
+
+    with torch.device("meta"):
+        model: Any = peft.get_peft_model(
+            Wrapped(layer()), peft.LoraConfig(r=adapters[0][1], target_modules=["proj"], **config)
+        )
+        for name, r in adapters[1:]:
+            model.add_adapter(name, peft.LoraConfig(r=r, target_modules=["proj"], **config))
+    return model
+
+
+def lora_row(model: nn.Module) -> Any:
+    (row,) = [r for r in count_model(model).rows if r.name.endswith("proj")]
+    return row
+
+
+@settings(max_examples=10, deadline=None)
+@given(features, features, st.integers(1, 16), st.booleans())
+def test_lora_linear(d_in: int, d_out: int, r: int, bias: bool) -> None:
+    model = lora_model(lambda: nn.Linear(d_in, d_out, bias=bias), [("default", r)])
+    row = lora_row(model)
+    report = count_model(model)
+    assert report.total == sum(p.numel() for p in model.parameters())
+    assert len(report.rows) == 1  # base layer and adapters in one row: the base's formula beside LoRA's
+    base = r"d_{in} \cdot d_{out} + d_{out}" if bias else r"d_{in} \cdot d_{out}"
+    assert (row.family, row.note) == ("lora", "")
+    assert row.formula == base + r" + r \cdot (d_{in} + d_{out})"
+    assert latex_value(row.derivation) == row.params == d_in * d_out + bias * d_out + r * (d_in + d_out)
+    assert row.trainable == report.trainable == r * (d_in + d_out)  # the base layer is frozen
+    assert row.label == f"LoRA Linear({d_in}, {d_out}, r={r})"
+    assert row.legend[-1] == ("r", "LoRA rank (adapter 'default')", r)
+
+
+def test_lora_on_gpt2_conv1d_two_adapters_and_lora_bias() -> None:
+    from transformers.pytorch_utils import Conv1D
+
+    model = lora_model(lambda: Conv1D(12, 5), [("default", 4), ("second", 2)], lora_bias=True, fan_in_fan_out=True)
+    row = lora_row(model)
+    assert row.formula == (
+        r"d_{in} \cdot d_{out} + d_{out} + r_{1} \cdot (d_{in} + d_{out}) + d_{out} + r_{2} \cdot (d_{in} + d_{out}) + d_{out}"
+    )
+    assert row.derivation == r"5 \times 12 + 12 + 4 \times (5 + 12) + 12 + 2 \times (5 + 12) + 12"
+    assert row.params == sum(p.numel() for p in model.parameters()) == 60 + 12 + 4 * 17 + 12 + 2 * 17 + 12
+    assert [w for _, w, _ in row.legend][-2:] == [
+        "LoRA rank (adapter 'default')",
+        "LoRA rank (adapter 'second')",
+    ]
+    assert row.label == "LoRA Linear(5, 12, r=4, r=2)"
+
+
+def test_lora_embedding_and_dora() -> None:
+    emb = lora_row(lora_model(lambda: nn.Embedding(100, 16), [("default", 4)]))
+    assert (emb.family, emb.formula) == ("lora", r"V \cdot d + r \cdot (V + d)")
+    assert emb.derivation == r"100 \times 16 + 4 \times (100 + 16)"
+    assert emb.params == 1600 + 464
+    dora = lora_row(lora_model(lambda: nn.Linear(8, 6), [("default", 2)], use_dora=True))
+    assert dora.formula == r"d_{in} \cdot d_{out} + d_{out} + r \cdot (d_{in} + d_{out}) + d_{out}"
+    assert dora.params == 48 + 6 + 2 * 14 + 6
+
+
+def test_lora_conv_base_falls_back_to_the_shape_product() -> None:
+    conv = lora_row(lora_model(lambda: nn.Conv2d(3, 4, 3), [("default", 2)]))
+    assert conv.family == "generic"  # no LoRA formula for a convolution base: the tensors, exactly
+    assert conv.params == 4 * 3 * 9 + 4 + 2 * 3 * 9 + 4 * 2
+    assert conv.note == ""
+
+
+def test_lora_on_a_gpt2_model_from_config() -> None:
+    import peft
+    import transformers
+
+    config = transformers.GPT2Config(
+        n_layer=2, n_embd=64, n_head=2, vocab_size=100, n_positions=32, bos_token_id=0, eos_token_id=0
+    )
+    with torch.device("meta"):
+        model = peft.get_peft_model(
+            transformers.GPT2LMHeadModel(config), peft.LoraConfig(r=8, target_modules=["c_attn"], fan_in_fan_out=True)
+        )
+    report = count_model(model)
+    lora_rows = [r for r in report.rows if r.family == "lora"]
+    assert [r.name for r in lora_rows] == [f"base_model.model.transformer.h.{i}.attn.c_attn" for i in (0, 1)]
+    assert {r.derivation for r in lora_rows} == {r"64 \times 192 + 192 + 8 \times (64 + 192)"}
+    assert report.trainable == 2 * 8 * (64 + 192) == 4096
+    assert report.total == 4096 + sum(p.numel() for p in transformers.GPT2LMHeadModel(config).parameters())
+    assert not [r for r in report.rows if r.family == "generic" and r.params]
+
+
+@SETTINGS
+@given(st.integers(1, 512))
+def test_frozen_batch_norm(c: int) -> None:
+    from tests.models.real_layouts import FrozenBatchNorm2d
+
+    module = on_meta(lambda: FrozenBatchNorm2d(c))
+    found = default_registry().lookup(type(module))
+    assert found is not None and found[0].name == "frozen_batch_norm" and found[1]
+    assert found[0].build(module).value == 0 == sum(p.numel() for p in module.parameters())
+    report = count_model(module)
+    assert (report.total, report.rows) == (0, [])  # scale and shift are buffers: no parameters
+    assert [(b.name, b.numel) for b in report.buffers] == [
+        ("weight", c), ("bias", c), ("running_mean", c), ("running_var", c)
+    ]  # fmt: skip
+    assert report.modules[0].label == f"FrozenBatchNorm2d({c})"
+
+
+def test_frozen_resnet50_backbone() -> None:
+    from tests.models.real_layouts import frozen_resnet50
+
+    report = count_model(on_meta(frozen_resnet50))
+    assert report.total == 25_557_032 - 2 * 26_560  # the 53 batch norms' 26,560 channels keep no parameters
+    assert sum(m.label.startswith("FrozenBatchNorm2d(") for m in report.modules) == 53
+    assert all(r.family in {"conv", "linear"} for r in report.rows)
+
+
+@SETTINGS
+@given(st.integers(1, 2048), st.booleans())
+def test_timm_layer_scale(dim: int, two_d: bool) -> None:
+    from tests.models.real_layouts import LayerScale, LayerScale2d
+
+    cls = LayerScale2d if two_d else LayerScale
+    module = on_meta(lambda: cls(dim))
+    check_library_family(module, "layer_scale", f"{cls.__name__}({dim})")
+    (row,) = count_model(module).rows
+    assert row.legend == (("D", "Channels: one learned scale each", dim),)
+
+
+def test_library_formulas_import_no_library() -> None:
+    code = (
+        "import sys, torch\n"
+        "from sphinx_paramcount.count import count_model\n"
+        "count_model(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.LayerNorm(3)))\n"
+        "print(sorted(m for m in ('transformers', 'peft', 'timm', 'torchvision') if m in sys.modules))\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- glob keys -----------------------------------------------------------------------------
+
+
+def test_glob_keys_match_by_class_path_and_exact_keys_win() -> None:
+    from tests.models import zoo
+
+    registry = FormulaRegistry()
+    registry.add("tests.models.*LowRank", build=lambda m: Sym("n", "all", 1))
+    found = registry.lookup(zoo.LowRank)
+    assert found is not None and found[0].name == "<lambda>" and not found[1]  # a pattern is never "exact"
+    assert registry.lookup(nn.Linear) is None
+    assert "tests.models.*LowRank" in registry
+
+    def exact(m: Any) -> Expr:
+        return Const(0)
+
+    def newer(m: Any) -> Expr:
+        return Const(1)
+
+    registry.add("tests.models.zoo:LowRank", build=exact)
+    registry.add("tests.*", build=newer)
+    found = registry.lookup(zoo.LowRank)
+    assert found is not None and found[0].build is exact and found[1]
+    copied = registry.copy()
+    del registry._by_key["tests.models.zoo.LowRank"]
+    found = registry.lookup(zoo.LowRank)
+    assert found is not None and found[0].build is newer  # the newest pattern first
+    found = copied.lookup(zoo.LowRank)
+    assert found is not None and found[0].build is exact
+
+
+# -- tensors a module owns beside its layers ---------------------------------------------
+
+
+def test_directly_owned_tensors_get_a_legend() -> None:
+    from tests.models.real_layouts import ConvNeXt, SwinTransformer, VisionTransformer
+
+    rows = {r.name: r for r in count_model(on_meta(VisionTransformer)).rows}
+    assert rows[""].legend == ((r"|\mathtt{class\_token}|", "Class token, shape 1 × 1 × 768", 768),)
+    assert rows["encoder"].legend == (
+        (r"|\mathtt{pos\_embedding}|", "Position embedding, shape 1 × 197 × 768", 151_296),
+    )
+    assert rows["encoder"].formula == r"|\mathtt{pos\_embedding}|"
+    assert rows["encoder"].derivation == r"1 \times 197 \times 768"
+    cn = {r.name: r for r in count_model(on_meta(ConvNeXt)).rows}["features.1.0"]
+    assert cn.legend == ((r"|\mathtt{layer\_scale}|", "Layer scale (one factor per channel), shape 96 × 1 × 1", 96),)
+    swin = {r.name: r for r in count_model(on_meta(SwinTransformer)).rows}["features.7.1.attn"]
+    assert swin.legend == (
+        (r"|\mathtt{relative\_position\_bias\_table}|", "Relative position bias table, shape 169 × 24", 4056),
+    )
+    assert "Relative position bias table, shape 169 × 24 (|relative_position_bias_table|): 4,056" in (
+        __import__("sphinx_paramcount.render", fromlist=["to_derivation"]).to_derivation(
+            count_model(on_meta(SwinTransformer))
+        )
+    )
+
+
+class Holder(nn.Module):
+    def __init__(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+        for name, shape in shapes.items():
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
+
+
+class Unknown(nn.Module):
+    """A leaf layer of a class with no formula: it needs one, not a legend."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(3, 4))
+
+
+_known = ["cls_token", "class_token", "pos_embedding", "position_embeddings", "layer_scale", "gamma"]
+names = st.sampled_from(_known) | st.from_regex(r"[a-z][a-z_0-9]{0,12}", fullmatch=True).filter(
+    lambda s: s != "layer" and not hasattr(nn.Module(), s)  # register_parameter refuses nn.Module's own names
+)
+tensor_shapes = st.lists(st.integers(1, 9), max_size=3).map(tuple)
+
+
+@SETTINGS
+@given(st.dictionaries(names, tensor_shapes, min_size=1, max_size=4))
+def test_owned_tensor_legend_from_name_and_shape(shapes: dict[str, tuple[int, ...]]) -> None:
+    report = count_model(on_meta(lambda: Holder(shapes)))
+    root = report.rows[0]
+    assert root.name == ""
+    assert [(s, v) for s, _, v in root.legend] == [
+        (rf"|\mathtt{{{name.replace('_', chr(92) + '_')}}}|", math_prod(shape)) for name, shape in shapes.items()
+    ]
+    for (_, words, _), shape in zip(root.legend, shapes.values()):
+        assert words.endswith("shape " + (" × ".join(map(str, shape)) if shape else "() (a single number)"))
+    assert latex_value(root.derivation) == root.params == sum(math_prod(s) for s in shapes.values())
+
+
+def math_prod(shape: tuple[int, ...]) -> int:
+    import math
+
+    return math.prod(shape)
+
+
+def test_unknown_leaf_layer_gets_no_legend() -> None:
+    model = on_meta(lambda: nn.Sequential(Unknown()))
+    (row,) = count_model(model).rows
+    assert (row.family, row.formula, row.legend) == ("generic", r"|\mathtt{weight}|", ())
+    (root,) = count_model(on_meta(Unknown)).rows  # the model itself: its own parameters are described
+    assert root.legend == ((r"|\mathtt{weight}|", "Parameter weight of the module itself, shape 3 × 4", 12),)
+
+
+def test_every_library_family_is_in_the_gallery() -> None:
+    from pathlib import Path
+
+    from sphinx_paramcount.formulas import libraries
+
+    registry = FormulaRegistry()
+    libraries.register_all(registry)
+    keys = [*registry._by_key, *registry._by_pattern]
+    assert len(keys) == 7
+    gallery = (Path(__file__).resolve().parent.parent / "docs" / "gallery.rst").read_text()
+    for key in keys:
+        assert f"``{key.rpartition('.')[2].lstrip('*')}``" in gallery, key

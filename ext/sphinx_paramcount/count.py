@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import FormulaError, LazyError, ParamcountError, UncountableError, brief
 from .formulas.expr import Expr, Sym, TensorSize, latex_int, legend, total
+from .formulas.owned import shape_product
 from .formulas.registry import FormulaRegistry, default_registry
 from .report import Buffer, ModuleInfo, NotCounted, Report, Row, Tensor
 from .sources import model_sources
@@ -307,7 +308,9 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
     if found is not None and len(fresh) == len(tensors):
         expr, family, note = _checked_formula(name, module, sum(t.numel for t in tensors), found)
     if expr is None:
-        expr = total([TensorSize(t.name.rpartition(".")[2] if name else t.name, t.shape) for t in fresh])
+        expr = shape_product(
+            module, [(t.name.rpartition(".")[2] if name else t.name, t.shape) for t in fresh], root=not name
+        )
     shared = [t for t in tensors if t.shared_with]
     tied = "; ".join(f"{t.name.rpartition('.')[2]} is {t.shared_with} (counted there)" for t in shared)
     return Row(

@@ -101,10 +101,15 @@ def conv_label(m: Any) -> str:
 # -- dense layers and embeddings ---------------------------------------------
 
 
+def dense(d_in: int, d_out: int, *, bias: bool) -> Expr:
+    """A weight per input and output feature, and a bias per output feature."""
+    din = Sym("d_{in}", "Input features", d_in)
+    dout = Sym("d_{out}", "Output features", d_out)
+    return din * dout + dout if bias else din * dout
+
+
 def linear(m: Any) -> Expr:
-    d_in = Sym("d_{in}", "Input features", m.in_features)
-    d_out = Sym("d_{out}", "Output features", m.out_features)
-    return d_in * d_out + d_out if m.bias is not None else d_in * d_out
+    return dense(m.in_features, m.out_features, bias=m.bias is not None)
 
 
 def linear_label(m: Any) -> str:
@@ -138,7 +143,8 @@ def embedding_label(m: Any) -> str:
 # -- normalisation ------------------------------------------------------------
 
 
-def _affine(features: Sym, *, weight: bool, bias: bool) -> Expr:
+def affine(features: Sym, *, weight: bool, bias: bool) -> Expr:
+    """A scale (``weight``) and a shift (``bias``) per feature, either or both."""
     terms: list[Expr] = []
     if weight and bias:
         return Const(2) * features
@@ -149,7 +155,7 @@ def _affine(features: Sym, *, weight: bool, bias: bool) -> Expr:
 
 def batch_norm(m: Any) -> Expr:
     c = Sym("C", "Number of features (channels): one scale and one shift each", m.num_features)
-    return _affine(c, weight=m.affine, bias=m.affine)
+    return affine(c, weight=m.affine, bias=m.affine)
 
 
 def norm_label(m: Any) -> str:
@@ -158,7 +164,7 @@ def norm_label(m: Any) -> str:
 
 def group_norm(m: Any) -> Expr:
     c = Sym("C", "Number of channels: one scale and one shift each", m.num_channels)
-    return _affine(c, weight=m.affine, bias=m.affine)
+    return affine(c, weight=m.affine, bias=m.affine)
 
 
 def group_norm_label(m: Any) -> str:
@@ -172,12 +178,12 @@ def _normalized(m: Any) -> Sym:
 
 
 def layer_norm(m: Any) -> Expr:
-    affine = bool(m.elementwise_affine)
-    return _affine(_normalized(m), weight=affine, bias=affine and m.bias is not None)
+    scaled = bool(m.elementwise_affine)
+    return affine(_normalized(m), weight=scaled, bias=scaled and m.bias is not None)
 
 
 def rms_norm(m: Any) -> Expr:
-    return _affine(_normalized(m), weight=bool(m.elementwise_affine), bias=False)
+    return affine(_normalized(m), weight=bool(m.elementwise_affine), bias=False)
 
 
 def shape_label(m: Any) -> str:

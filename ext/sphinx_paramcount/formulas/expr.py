@@ -248,11 +248,20 @@ def legend(expr: Expr) -> list[tuple[str, str, int]]:
 
 @dataclass(frozen=True)
 class TensorSize(Expr):
-    """The generic term: one parameter tensor's size, the product of its shape."""
+    """The generic term: one parameter tensor's size, the product of its shape.
+
+    With ``words`` (a class token, a position embedding: see ``owned``) the
+    term has a legend entry too, its symbol being the tensor's name.
+    """
 
     name: str
     shape: tuple[int, ...]
+    words: str = ""
     precedence = 2
+
+    def symbols(self) -> Iterator[Sym]:
+        if self.words:
+            yield Sym(self.symbolic(), self.words, self.value)
 
     @property
     def value(self) -> int:

@@ -16,10 +16,17 @@ string key lets a ``conf.py`` register a formula without importing torch or
 the model at start-up.  Lookup walks the module's MRO, so subclasses inherit
 their parent's formula; the count module then checks the formula against the
 real tensors and falls back to the generic one when a subclass adds tensors.
+
+A string key may be a glob pattern (``fnmatch``: ``*``, ``?``, ``[...]``)
+over ``module.qualname``: ``"transformers.*RMSNorm"`` gives every RMSNorm class
+of transformers one formula without listing (or importing) each.  A class's
+exact key, or its base's, wins over any pattern; a pattern match is treated
+as an inherited formula (one that does not fit falls back, never fails).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,9 +64,15 @@ def _normalise_key(key: type | str) -> str:
     return key.strip().replace(":", ".")
 
 
+def _is_pattern(key: str) -> bool:
+    return any(c in key for c in "*?[")
+
+
 class FormulaRegistry:
     def __init__(self) -> None:
         self._by_key: dict[str, Formula] = {}
+        # Glob keys, newest last; looked up only when no exact key matches.
+        self._by_pattern: dict[str, Formula] = {}
         # Bumped on every change, so caches of counts made with older formulas expire.
         self.version = 0
 
@@ -94,8 +107,10 @@ class FormulaRegistry:
         formula = Formula(name=name, build=build, label=label, covers_children=covers_children)
         for key in keys:
             k = _normalise_key(key)
-            if replace or k not in self._by_key:
-                self._by_key[k] = formula
+            table = self._by_pattern if _is_pattern(k) else self._by_key
+            if replace or k not in table:
+                table.pop(k, None)  # a replaced pattern moves to the end: the newest wins
+                table[k] = formula
                 self.version += 1
 
     def add_spec(self, key: type | str, spec: str | FormulaFn) -> None:
@@ -108,15 +123,22 @@ class FormulaRegistry:
             found = self._by_key.get(type_key(base))
             if found is not None:
                 return found, i == 0
+        for base in cls.__mro__:
+            key = type_key(base)
+            for pattern, formula in reversed(self._by_pattern.items()):
+                if fnmatch.fnmatchcase(key, pattern):
+                    return formula, False
         return None
 
     def copy(self) -> FormulaRegistry:
         new = FormulaRegistry()
         new._by_key = dict(self._by_key)
+        new._by_pattern = dict(self._by_pattern)
         return new
 
     def __contains__(self, key: type | str) -> bool:
-        return _normalise_key(key) in self._by_key
+        k = _normalise_key(key)
+        return k in self._by_key or k in self._by_pattern
 
 
 #: The registry users extend.  Built-ins are added on first use (``default_registry``).
@@ -130,10 +152,11 @@ def default_registry() -> FormulaRegistry:
     """The global registry with the built-in families loaded (imports torch)."""
     global _builtins_loaded
     if not _builtins_loaded:
-        from . import builtin
+        from . import builtin, libraries
 
         # Built-ins never override what a user registered before first use.
         builtin.register_all(REGISTRY)
+        libraries.register_all(REGISTRY)
         _builtins_loaded = True
     return REGISTRY
 
