@@ -35,7 +35,7 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 from ..count import latex_sum
 from ..formulas.expr import regroup
 from ..render import counted, fmt, params_cell, type_cell
-from ..report import Report, Row
+from ..report import Report, Row, percent
 
 COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
 # Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
@@ -117,7 +117,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
 def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:
     """Percent of the total: rounded for the bar, and as the cell shows it."""
     pct = 100 * part / whole if whole else 0.0
-    text = f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else "<0.1%"
+    text = percent(pct, decimals=1, smallest=0.1)
     return round(pct, 1), f"({text})" if detail else text
 
 
