@@ -87,7 +87,7 @@ def test_seed_formulas_and_derivations() -> None:
     assert conv1.formula == r"C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}"
     assert conv1.derivation == r"16 \times 3 \times 3 \times 3 + 16"
     assert fc1.formula == r"d_{in} \cdot d_{out} + d_{out}"
-    assert fc1.derivation == r"4096 \times 32 + 32"
+    assert fc1.derivation == r"4{,}096 \times 32 + 32"
     assert fc2.derivation == r"32 \times 2 + 2"
     assert conv1.legend == (
         ("C_{out}", "Number of filters (output channels)", 16),
@@ -487,7 +487,7 @@ def test_rows_at_depth_seed_and_shared() -> None:
     assert (root.params, root.derivation) == (131_618, r"448 + 131{,}104 + 66")
     report = explain(f"{ZOO}:TiedLM")
     (root,) = rows_at_depth(report, 0)
-    assert (root.params, root.derivation) == (1872, r"1600 + 272 + 0")
+    assert (root.params, root.derivation) == (1872, r"1{,}600 + 272 + 0")
     root_rows = rows_at_depth(explain(f"{ZOO}:ClsToken"), 1)
     assert [(r.name, r.params) for r in root_rows] == [("", 16), ("blocks", 544)]
 

@@ -34,7 +34,7 @@ def _adds_up(report, rows) -> None:
 
 
 def test_compact_sum_groups_equal_terms_and_evaluates() -> None:
-    assert compact_sum([2048, 70_400, 70_400, 70_400, 70_400, 70_400]) == r"2048 + 5 \times 70{,}400"
+    assert compact_sum([2048, 70_400, 70_400, 70_400, 70_400, 70_400]) == r"2{,}048 + 5 \times 70{,}400"
     assert compact_sum([5, 0, 5]) == r"2 \times 5"  # tied rows add no "+ 0"
     assert compact_sum([]) == compact_sum([0]) == "0"
     assert latex_value(compact_sum([3, 7, 3, 7, 1])) == 21
