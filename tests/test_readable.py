@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -238,6 +239,8 @@ def test_cli_format_total_and_root() -> None:
 
     assert run("tests.models.seed:SimpleNet", "--format", "total").stdout == "131,618\n"
     assert run(RESNET, "--root", "layer1", "-f", "total").stdout == "215,808\n"
+    data = json.loads(run(RESNET, "--root", "layer1", "-f", "json").stdout)
+    assert (data["root"], data["total"], data["rows"][0]["name"]) == ("layer1", 215_808, "0.conv1")
     bad = run(RESNET, "--root", "layer9")
     assert bad.returncode == 2
     assert bad.stderr.splitlines() == [

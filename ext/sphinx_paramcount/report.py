@@ -129,6 +129,7 @@ class Report:
         """The command line's JSON: the design's keys first, then details."""
         return {
             "target": self.target,
+            **({"root": self.root} if self.root else {}),
             "total": self.total,
             "trainable": self.trainable,
             "frozen": self.frozen,
