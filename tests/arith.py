@@ -6,7 +6,12 @@ import ast
 
 
 def latex_value(latex: str) -> int:
-    """``4 \\times (3 + 2) + 1{,}024`` -> 1044: ints, +, * and parentheses, nothing else."""
+    """``4 \\times (3 + 2) + 1{,}024`` -> 1044: ints, +, * and parentheses, nothing else.
+
+    A row that adds nothing says so in words (``tied to ...``, ``same module as ...``): 0.
+    """
+    if latex.startswith((r"\text{tied to }", r"\text{same module as }")):
+        return 0
     assert r"\mathtt" not in latex and "|" not in latex, latex  # sizes are substituted, not named
     tree = ast.parse(latex.replace(r"\times", "*").replace("{,}", ""), mode="eval")
 

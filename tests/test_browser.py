@@ -230,3 +230,113 @@ def test_odd_names_and_every_separator_typeset_without_errors(names_site, browse
     assert result["errors"] == 0, result
     for name in ("50%", "a&b", "x_y", "{k}", "$#", "é"):
         assert name in result["names"], (name, result["names"][:500])
+
+
+# -- five real models: the count columns in view (issue 12) ----------------------------------
+
+THEMES = ["alabaster", "furo"]
+MODELS = ["simplenet", "resnet50", "vit-b-16", "gpt2", "llama-2-7b"]
+
+
+@pytest.fixture(scope="module")
+def readable_site(tmp_path_factory):
+    """tests/roots/test-readable-browser built once per theme, with the local MathJax."""
+    _require()
+    out = tmp_path_factory.mktemp("readable")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    for theme in THEMES:
+        build = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sphinx",
+                "-q",
+                "-b",
+                "html",
+                "-D",
+                f"html_theme={theme}",
+                "-D",
+                f"html_static_path={MATHJAX}",
+                "-D",
+                "mathjax_path=tex-mml-chtml.js",
+                str(REPO / "tests" / "roots" / "test-readable-browser"),
+                str(out / theme),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
+        assert build.returncode == 0, build.stderr
+    yield from _serve(out)
+
+
+# Where each table's cells sit relative to the window and to the box the table scrolls in.
+_MEASURE = """
+const table = document.getElementById(arguments[0]);
+table.scrollIntoView({behavior: 'instant', block: 'start'});
+let box = table.parentElement;
+while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
+// The box's scrollport: inside its borders, without its scrollbar.
+const outer = box ? box.getBoundingClientRect() : {left: 0};
+const view = box ? {left: outer.left + box.clientLeft, right: outer.left + box.clientLeft + box.clientWidth}
+                 : {left: 0, right: window.innerWidth};
+const heads = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
+const col = name => heads.indexOf(name);
+const rows = [...table.querySelectorAll('tr')].map(tr => [...tr.children]);
+const rect = cell => { const r = cell.getBoundingClientRect(); return [r.left, r.right]; };
+return {
+  window: window.innerWidth,
+  page: document.documentElement.scrollWidth,
+  scrolled: box ? box.scrollLeft : 0,
+  boxScrolls: box ? box.scrollWidth > box.clientWidth : false,
+  view: [Math.max(view.left, 0), Math.min(view.right, window.innerWidth)],
+  names: rows.map(r => rect(r[0])),
+  counts: rows.map(r => rect(r[col('Parameters')])),
+  shares: rows.map(r => rect(r[col('Share')])),
+  clipped: rows.flatMap(r => [r[col('Parameters')], r[col('Share')]])
+    .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent),
+  texts: rows.map(r => r[col('Parameters')].textContent.trim()),
+};
+"""
+
+
+def _inside(cells: list, view: list) -> list:
+    """The cells (left, right) not wholly inside the visible part of the box."""
+    left, right = view
+    return [c for c in cells if c[0] < left - 0.5 or c[1] > right + 0.5]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("model", MODELS)
+def test_count_columns_fully_visible_at_1280px(readable_site, browser, theme, model, tmp_path):
+    browser.set_window_size(1280, 900)
+    _typeset(browser, f"{readable_site}/{theme}/index.html")
+    layout = browser.execute_script(_MEASURE, model)
+    out = Path(os.environ.get("PARAMCOUNT_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(out / f"{model}-{theme}-1280px.png"))
+    assert layout["page"] <= layout["window"], layout  # the page never scrolls sideways
+    assert layout["scrolled"] == 0
+    # Every count and share cell lies inside the visible part of the table's box, unclipped.
+    assert _inside(layout["counts"], layout["view"]) == [], layout
+    assert _inside(layout["shares"], layout["view"]) == [], layout
+    assert layout["clipped"] == [], layout
+    assert layout["texts"][0] == "Parameters" and layout["texts"][-1].replace(",", "").isdigit()
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("model", ["resnet50", "gpt2", "llama-2-7b"])
+def test_names_and_counts_read_together_at_390px(readable_site, browser, theme, model, tmp_path):
+    browser.set_window_size(390, 844)
+    _typeset(browser, f"{readable_site}/{theme}/index.html")
+    layout = browser.execute_script(_MEASURE, model)
+    out = Path(os.environ.get("PARAMCOUNT_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(out / f"{model}-{theme}-390px.png"))
+    assert layout["page"] <= layout["window"], layout
+    assert layout["boxScrolls"], layout  # the formulas scroll in the table's own box
+    # Each row's name and count are both on screen, side by side, before any scrolling.
+    assert _inside(layout["names"], layout["view"]) == [], {k: layout[k] for k in ("view", "window", "names")}
+    assert _inside(layout["counts"], layout["view"]) == [], {k: layout[k] for k in ("view", "window", "counts")}
+    assert layout["clipped"] == [], layout

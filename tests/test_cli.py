@@ -44,7 +44,7 @@ def test_text_output() -> None:
     assert "16 × 3 × 3 × 3 + 16" in rows["conv1"]
     assert "C_out·C_in·k_h·k_w + C_out" in rows["conv1"]
     assert rows["fc1"].endswith(" 131,104")
-    assert "4096 × 32 + 32" in rows["fc1"]
+    assert "4,096 × 32 + 32" in rows["fc1"]
     assert rows["fc2"].endswith(" 66")
     assert rows["Total"].split()[-1] == "131,618"
     assert "448 + 131,104 + 66" in rows["Total"]
@@ -69,7 +69,7 @@ def test_json_output() -> None:
             "type": "Linear(4096, 32)",
             "params": 131_104,
             "formula": r"d_{in} \cdot d_{out} + d_{out}",
-            "derivation": r"4096 \times 32 + 32",
+            "derivation": r"4{,}096 \times 32 + 32",
         },
         {
             "name": "fc2",
@@ -105,7 +105,8 @@ def test_depth_zero() -> None:
 def test_markdown_and_derivation_formats() -> None:
     md = run(SEED, "-f", "markdown")
     assert md.returncode == 0
-    assert "| **Total** | | | 448 + 131,104 + 66 | **131,618** |" in md.stdout.splitlines()
+    # The Total derivation is math like every row's.
+    assert "| **Total** | | | $448 + 131{,}104 + 66$ | **131,618** |" in md.stdout.splitlines()
     prose = run(SEED, "-f", "derivation")
     assert prose.returncode == 0
     assert "Total parameters: 448 + 131,104 + 66 = 131,618" in prose.stdout

@@ -87,7 +87,7 @@ def test_seed_formulas_and_derivations() -> None:
     assert conv1.formula == r"C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}"
     assert conv1.derivation == r"16 \times 3 \times 3 \times 3 + 16"
     assert fc1.formula == r"d_{in} \cdot d_{out} + d_{out}"
-    assert fc1.derivation == r"4096 \times 32 + 32"
+    assert fc1.derivation == r"4{,}096 \times 32 + 32"
     assert fc2.derivation == r"32 \times 2 + 2"
     assert conv1.legend == (
         ("C_{out}", "Number of filters (output channels)", 16),
@@ -171,8 +171,10 @@ def test_tied_weight_counted_once() -> None:
     assert head is not None
     assert [(t.name, t.shared_with) for t in head.shared] == [("head.weight", "embed.weight")]
     assert head.tensors[0].numel == 1600  # the tensor is shown, but adds nothing here
-    assert head.family == "generic"
-    assert head.derivation == "0"
+    # A row that adds nothing says whose tensor it uses, in formula and derivation, not "0".
+    assert head.family == "tied"
+    assert head.formula == head.derivation == r"\text{tied to }\mathtt{embed.weight}"
+    assert render.plain(head.derivation) == "tied to embed.weight"
     assert head.note == "weight is embed.weight (counted there)"
     assert report.bytes_by_dtype == {"float32": 1872 * 4}
     assert sum(p.numel() for p in model.parameters()) == 1872
@@ -213,7 +215,10 @@ def test_frozen_split() -> None:
         ("backbone.2", 420, 0, 420),
         ("head", 63, 63, 0),
     ]
-    assert "Trainable: 63   Frozen: 640" in render.to_text(report)
+    text = render.to_text(report)
+    # PEFT's print_trainable_parameters line, and each row marked.
+    assert "trainable params: 63 || all params: 703 || trainable%: 8.9616" in text
+    assert "backbone.0 (frozen)" in text and "head (frozen)" not in text
 
 
 def test_weight_norm_falls_back_to_generic() -> None:
@@ -441,20 +446,23 @@ def test_rows_at_depth_exact() -> None:
     assert rows_at_depth(report, 4) == report.rows
 
     (root,) = rows_at_depth(report, 0)
-    assert (root.name, root.type, root.depth, root.params, root.family) == ("", "Deep", 0, 110, "sum")
-    assert root.derivation == "16 + 20 + 8 + 20 + 8 + 20 + 8 + 10"
-    assert root.formula == r"\sum_{i=1}^{8} n_i"
-    assert root.note == "sum of 8 rows below"
+    assert (root.name, root.type, root.depth, root.params, root.family) == ("", "Deep", 0, 110, "group")
+    # A merged row shows its structure: one term per child, not one per row merged.
+    assert root.derivation == "16 + 84 + 10"
+    assert root.formula == r"n_{\mathrm{stem}} + n_{\mathrm{stages}} + n_{\mathrm{head}}"
+    assert root.label == "Deep: Conv2d + ModuleList + Linear"
+    assert root.legend[1] == (r"n_{\mathrm{stages}}", "Parameters of stages (ModuleList)", 84)
+    assert root.note == ""
     assert len(root.tensors) == 16
 
     depth1 = rows_at_depth(report, 1)
     assert [(r.name, r.params, r.family) for r in depth1] == [
         ("stem", 16, "conv"),
-        ("stages", 84, "sum"),
+        ("stages", 84, "group"),
         ("head", 10, "linear"),
     ]
     assert depth1[1].type == "ModuleList"
-    assert depth1[1].derivation == "20 + 8 + 20 + 8 + 20 + 8"
+    assert depth1[1].derivation == "56 + 28"
 
     depth2 = rows_at_depth(report, 2)
     assert [(r.name, r.params, r.depth) for r in depth2] == [
@@ -479,7 +487,7 @@ def test_rows_at_depth_seed_and_shared() -> None:
     assert (root.params, root.derivation) == (131_618, r"448 + 131{,}104 + 66")
     report = explain(f"{ZOO}:TiedLM")
     (root,) = rows_at_depth(report, 0)
-    assert (root.params, root.derivation) == (1872, r"1600 + 272 + 0")
+    assert (root.params, root.derivation) == (1872, r"1{,}600 + 272 + 0")
     root_rows = rows_at_depth(explain(f"{ZOO}:ClsToken"), 1)
     assert [(r.name, r.params) for r in root_rows] == [("", 16), ("blocks", 544)]
 
@@ -505,7 +513,7 @@ def test_render_text_and_markdown() -> None:
         r"| conv1 | Conv2d(3, 16, k=3) | $C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}$ | "
         r"$16 \times 3 \times 3 \times 3 + 16$ | 448 |"
     )
-    assert md[5] == "| **Total** | | | 448 + 131,104 + 66 | **131,618** |"
+    assert md[5] == "| **Total** | | | $448 + 131{,}104 + 66$ | **131,618** |"
     assert "Size: 526.47 KB (float32)" in md[6:]
 
 

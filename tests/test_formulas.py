@@ -297,10 +297,12 @@ def test_every_builtin_family_is_tested() -> None:
 # -- the expression language -----------------------------------------------------------
 
 
-def test_latex_int_groups_from_ten_thousand() -> None:
-    assert [latex_int(n) for n in (0, 9999, 10_000, 131_618, 3_768_320)] == [
+def test_latex_int_groups_from_one_thousand() -> None:
+    # One grouping rule in every output: counts and formulas alike, from 1,000 up.
+    assert [latex_int(n) for n in (0, 999, 9999, 10_000, 131_618, 3_768_320)] == [
         "0",
-        "9999",
+        "999",
+        "9{,}999",
         "10{,}000",
         "131{,}618",
         "3{,}768{,}320",

@@ -81,7 +81,7 @@ def test_a_tensor_name_is_escaped_in_math_and_shown_as_written_in_text(name, lat
 @pytest.mark.parametrize(("sep", "latex"), list(SEPARATORS.items()))
 def test_each_separator_has_one_math_form(sep, latex):
     assert latex_int(262_656, sep) == latex
-    assert latex_int(1_160, sep) == "1160"  # formulas group from 10,000
+    assert latex_int(1_160, sep) == f"1{latex_sep(sep)}160"  # one rule everywhere: from 1,000
     assert latex_int(1_160, sep, group_from=1000) == (f"1{latex_sep(sep)}160")
     derivation = r"4 \times 131{,}072 + 1{,}234{,}567"
     assert regroup(derivation, sep) == derivation.replace("{,}", latex_sep(sep))
@@ -218,7 +218,7 @@ def test_nested_tables_build_in_every_builder(tmp_path, builder):
         assert text.count(r"\begin{longtable}") == 3
         assert text.count(r"\sphinxstylestrong{Total}: \(448 + 131{,}104 + 66\) = \sphinxstylestrong{131,618}") == 2
         assert r"\sphinxstylestrong{SimpleNet in a list\sphinxhyphen{}table}" in text
-        assert r"(Linear(4096, 32)): \(d_{in} \cdot d_{out} + d_{out}\) = \(4096 \times 32 + 32\) = 131,104" in text
+        assert r"(Linear(4096, 32)): \(d_{in} \cdot d_{out} + d_{out}\) = \(4{,}096 \times 32 + 32\) = 131,104" in text
         assert r"(Conv2d(16, 8, k=3)): \(C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}\)" in text
         # The derivation format in a cell: its lists, as in any cell.
         assert r"Total parameters: \(8 \times 16 \times 3 \times 3 + 8 = 1{,}160\)" in text
@@ -237,7 +237,7 @@ def test_nested_tables_build_in_every_builder(tmp_path, builder):
     }
     assert text.count(total[builder]) == 2  # the reST and the MyST list-table
     assert " = 8 × 16 × 3 × 3 + 8 = 1,160" in text
-    assert "(Linear(4096, 32)): d_in·d_out + d_out = 4096 × 32 + 32 = 131,104" in text
+    assert "(Linear(4096, 32)): d_in·d_out + d_out = 4,096 × 32 + 32 = 131,104" in text
     assert "Total parameters: 8 × 16 × 3 × 3 + 8 = 1,160" in text
 
 

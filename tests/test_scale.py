@@ -52,7 +52,9 @@ def test_depth_collapses_subtrees_into_sums():
     assert [r.name for r in rows] == ["embed_tokens", "layers", "norm", "lm_head"]
     layers = rows[1]
     assert layers.params == 147_968
-    assert layers.derivation == " + ".join(["4096", "2048", "2048", "4096", "8192", "8192", "8192", "64", "64"] * 4)
+    # Four equal blocks: grouped, not a 36-term sum.
+    assert layers.derivation == r"4 \times 36{,}992"
+    assert layers.label == "ModuleList: 4 × DecoderBlock"
     assert sum(r.params for r in rows) == report.total
     root = rows_at_depth(report, 0)
     assert [(r.name, r.params) for r in root] == [("", 160_832)]

@@ -48,7 +48,7 @@ def test_html_is_what_sphinx_writes_for_the_expanded_table(make_app, rootdir, tm
         assert ours == reference
     first = _tables(compact, "first")
     assert "<caption>" in first[0] and "SimpleNet, first page" in first[0]
-    assert r"\(4096 \times 32 + 32\)" in first[0]
+    assert r"\(4{,}096 \times 32 + 32\)" in first[0]
     assert "<td><p>131,618</p></td>" not in first[0]  # the count cell keeps its class
     assert '<td class="paramcount-count"><p><strong>131,618</strong></p></td>' in first[0]
     # Detail rows of the collapsed decoder blocks keep their class.
@@ -71,7 +71,7 @@ def test_doctree_keeps_the_cells_as_data(make_app, rootdir, tmp_path):
         ("fc2", "66"),
         ("Total", "131,618"),
     ]
-    assert spec.rows[1].derivation == r"4096 \times 32 + 32"
+    assert spec.rows[1].derivation == r"4{,}096 \times 32 + 32"
     assert spec.rows[1].share_text == "99.6%"
 
 
@@ -79,7 +79,7 @@ def test_a_table_written_from_the_cache_still_loads_mathjax(make_app, rootdir, t
     app = _build(make_app, rootdir, tmp_path, "mathjax")
     # The second page's table is the first page's, written from the cache.
     body = [_tables(app, page)[0].split("</caption>")[1] for page in ("first", "second")]
-    assert body[0] == body[1] and r"\(4096 \times 32 + 32\)" in body[1]
+    assert body[0] == body[1] and r"\(4{,}096 \times 32 + 32\)" in body[1]
     script = re.compile(r"<script[^>]*mathjax", re.I)
     for page in ("first", "second"):
         assert script.search((Path(app.outdir) / f"{page}.html").read_text()), page
@@ -115,9 +115,9 @@ def test_other_builders_get_every_row(make_app, rootdir, tmp_path, builder):
     for count in ("131,104", "131,618", "160,832"):
         assert count in text, (builder, count)
     if builder == "latex":
-        assert r"\(4096 \times 32 + 32\)" in text
+        assert r"\(4{,}096 \times 32 + 32\)" in text
     if builder == "text":
-        assert "4096 × 32 + 32" in text
+        assert "4,096 × 32 + 32" in text
 
 
 def test_gc_is_frozen_while_reading_and_thawed_after(make_app, rootdir, tmp_path):

@@ -8,7 +8,9 @@ shows the Python traceback for those who want it.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -16,11 +18,12 @@ from typing import TypeVar
 
 from . import __version__
 from .errors import ImportTargetError, OptionError, ParamcountError, TargetError
-from .options import DEVICES, parse_depth
+from .options import DEVICES, parse_depth, parse_root
+from .report import Report, Row
 
 T = TypeVar("T")
 
-FORMATS = ("text", "markdown", "json", "derivation")
+FORMATS = ("text", "markdown", "json", "derivation", "total")
 
 # A bad target or usage is the caller's to fix (2); a model that cannot be built is 1.
 _USAGE_ERRORS = (TargetError, ImportTargetError, OptionError)
@@ -37,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="the model to count")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--depth", type=_argument(parse_depth), default=None, help="collapse rows below this depth")
+    p.add_argument(
+        "--root",
+        type=_argument(parse_root),
+        default=None,
+        help="start the table at this sub-module, e.g. base_model.model",
+    )
     p.add_argument("--device", choices=DEVICES, default="meta", help="where to build (default: meta)")
     p.add_argument(
         "--input-shape", default=None, help="run one forward pass on meta tensors of this shape, e.g. '1, 3, 32, 32'"
@@ -81,11 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import render
     from .api import explain
     from .shapes import parse_input_shape
-    from .views import view
+    from .views import at_root, view
 
     try:
         shape = parse_input_shape(args.input_shape) if args.input_shape is not None else None
-        report = explain(args.target, device=args.device, input_shape=shape)
+        report = at_root(explain(args.target, device=args.device, input_shape=shape), args.root or "")
     except ParamcountError as exc:
         if args.traceback:
             traceback.print_exc()
@@ -94,13 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         return 2 if isinstance(exc, _USAGE_ERRORS) else 1
     rows = view(report, args.depth, collapse=not args.expand_repeats)
-    writer = {
-        "text": render.to_text,
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else render.TEXT_WIDTH
+    writer: dict[str, Callable[[Report, list[Row]], str]] = {
+        "text": functools.partial(render.to_text, width=width),
+        "total": render.to_total,
         "markdown": render.to_markdown,
         "json": render.to_json,
         "derivation": render.to_derivation,
-    }[args.format]
-    sys.stdout.write(writer(report, rows))
+    }
+    sys.stdout.write(writer[args.format](report, rows))
     for notice in report.notices:
         print(f"note: {notice}", file=sys.stderr)
     return 0

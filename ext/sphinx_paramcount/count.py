@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import FormulaError, LazyError, ParamcountError, UncountableError, brief
-from .formulas.expr import Expr, Sym, TensorSize, latex_int, legend, total
+from .formulas.expr import Expr, Sym, TensorSize, latex_int, latex_text, legend, total
 from .formulas.owned import shape_product
 from .formulas.registry import FormulaRegistry, default_registry
 from .report import Buffer, ModuleInfo, NotCounted, Report, Row, Tensor
@@ -53,8 +53,11 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
 
     # Registered modules, parameters and buffers through nn.Module's own methods: a
     # model may override them (a distillation wrapper's parameters() yields only the student).
-    named_modules = list(nn.Module.named_modules(model))
+    # Every use of a module, not only its first: a module registered in three
+    # places is named in each, and its later uses say where it was counted.
+    named_modules = list(nn.Module.named_modules(model, remove_duplicate=False))
     _refuse_lazy(named_modules, nn)
+    first_use: dict[int, str] = {}  # id(module) -> name of its first use
     counted, notices = _counted_parameters(model, torch)
 
     seen: dict[int, str] = {}  # id(parameter) -> qualified name where first counted
@@ -66,7 +69,8 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
     reason = _why_not_yielded(model, nn)
 
     for name, module in named_modules:
-        if _holds_packed_weights(name, module, quantized):
+        same_as = first_use.setdefault(id(module), name)
+        if same_as == name and _holds_packed_weights(name, module, quantized):
             quantized.append((name, f"{type(module).__module__}.{type(module).__qualname__}"))
         found = registry.lookup(type(module))
         label = _label(module, found)
@@ -82,6 +86,11 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
             continue
         # A module missing some tensors from the count gets the shape product of the rest.
         row = _row(name, module, label, tensors, found if len(tensors) == len(own) else None)
+        if same_as != name and row.params == 0:
+            same = rf"\text{{same module as }}\mathtt{{{latex_text(same_as)}}}"
+            row = replace(
+                row, formula=same, derivation=same, family="shared", note=f"{name} is {same_as}, counted there"
+            )
         if len(tensors) < len(own):
             row = replace(row, note=_joined(row.note, f"{len(own) - len(tensors)} of its tensors are not counted"))
         rows.append(replace(row, output_shape=output_shapes.get(name, "")) if output_shapes else row)
@@ -112,7 +121,9 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
     # The invariant every view relies on; a failure here is our bug, not the user's.
     assert sum(r.params for r in rows) == report.total, "rows do not add up to the total"
     report.notices.extend(notices)
-    report.notices.extend(_quantized_notice(quantized))
+    # The page explains a quantized layer's 0 too, not only the build log.
+    report.explained.extend(_quantized_notice(quantized))
+    report.notices.extend(report.explained)
     return report
 
 
@@ -283,11 +294,33 @@ def _label(module: Any, found: Any) -> str:
         label = _call_user(found[0].label, module)
         if isinstance(label, str) and label:
             return label
+    special = _special_label(module)
+    if special:
+        return special
     extra = _call_user(module.extra_repr)
     if not isinstance(extra, str) or not extra:
         return type(module).__name__
     extra = extra if len(extra) <= 48 else extra[:45] + "..."
     return f"{type(module).__name__}({extra})"
+
+
+def _special_label(module: Any) -> str:
+    """Labels for modules whose ``extra_repr`` reads badly in a cell.
+
+    ``ParameterList``'s is one line per tensor; a scripted module is a
+    ``RecursiveScriptModule`` whatever it was; a quantized layer's count is 0
+    because its weights are packed, which the label says.
+    """
+    cls = type(module)
+    if cls.__name__ in ("ParameterList", "ParameterDict") and cls.__module__.startswith("torch.nn"):
+        n = len(module)
+        return f"{cls.__name__}({n} tensor{'' if n == 1 else 's'})"
+    original = getattr(module, "original_name", None) if cls.__name__ == "RecursiveScriptModule" else None
+    if isinstance(original, str) and original:
+        return f"{original} (TorchScript)"
+    if cls.__module__.startswith(_QUANTIZED_PACKAGES) and not module._parameters:
+        return f"{cls.__name__} (quantized: weights packed, not parameters)"
+    return ""
 
 
 def _call_user(fn: Any, *args: Any) -> Any:
@@ -313,6 +346,12 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         )
     shared = [t for t in tensors if t.shared_with]
     tied = "; ".join(f"{t.name.rpartition('.')[2]} is {t.shared_with} (counted there)" for t in shared)
+    if not fresh:  # every tensor counted elsewhere: say where, not "0"
+        text = tied_latex(shared)
+        formula = derivation = text
+        family = "tied"
+    else:
+        formula, derivation = expr.symbolic(), expr.substituted()
     return Row(
         name=name,
         type=type(module).__name__,
@@ -321,12 +360,18 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         params=sum(t.numel for t in fresh),
         trainable=sum(t.numel for t in fresh if t.trainable),
         tensors=tuple(tensors),
-        formula=expr.symbolic(),
-        derivation=expr.substituted(),
-        legend=tuple(legend(expr)),
+        formula=formula,
+        derivation=derivation,
+        legend=tuple(legend(expr)) if fresh else (),
         family=family,
         note=_joined(note, tied),
     )
+
+
+def tied_latex(shared: list[Tensor]) -> str:
+    r"""``\text{tied to }\mathtt{wte.weight}``: a row that adds nothing says whose tensors it uses."""
+    owners = list(dict.fromkeys(t.shared_with or "" for t in shared))
+    return r"\text{tied to }" + r"\text{, }".join(rf"\mathtt{{{latex_text(o)}}}" for o in owners)
 
 
 def _checked_formula(name: str, module: Any, own_numel: int, found: Any) -> tuple[Expr | None, str, str]:
@@ -373,5 +418,25 @@ def _checked_formula(name: str, module: Any, own_numel: int, found: Any) -> tupl
 
 
 def latex_sum(values: list[int]) -> str:
-    """``448 + 131{,}104 + 66``: the derivation of a total or a group of rows."""
+    """``448 + 131{,}104 + 66``: every term, for a reader who asks for the full sum (``:format: derivation``)."""
     return " + ".join(latex_int(v) for v in values) if values else "0"
+
+
+def grouped_terms(values: list[int]) -> list[tuple[int, int]]:
+    """``[2048, 70400, 70400]`` -> ``[(1, 2048), (2, 70400)]``: equal terms counted, in order of first appearance."""
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return [(k, v) for v, k in counts.items()]
+
+
+def compact_sum(values: list[int], times: str = r" \times ") -> str:
+    r"""``2{,}048 + 5 \times 70{,}400``: a sum with equal terms grouped, for total and group rows.
+
+    Still plain arithmetic that evaluates to ``sum(values)``; ``times`` is
+    ``" × "`` for plain text.
+    """
+    values = [v for v in values if v]  # tied rows add nothing: no "+ 0" terms
+    if not values:
+        return "0"
+    return " + ".join(f"{k}{times}{latex_int(v)}" if k > 1 else latex_int(v) for k, v in grouped_terms(values))

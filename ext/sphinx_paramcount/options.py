@@ -22,7 +22,19 @@ from .stated import Claim, ClaimKey, parse_stated, read_expect
 FORMATS = ("table", "derivation", "total")
 
 # Options that take a value, and flags (which take none).
-VALUE_OPTIONS = ("total", "trainable", "expect", "depth", "input-shape", "device", "format", "caption", "name", "class")
+VALUE_OPTIONS = (
+    "total",
+    "trainable",
+    "expect",
+    "depth",
+    "root",
+    "input-shape",
+    "device",
+    "format",
+    "caption",
+    "name",
+    "class",
+)
 FLAG_OPTIONS = ("expand-repeats",)
 OPTIONS = (*VALUE_OPTIONS, *FLAG_OPTIONS)
 
@@ -33,6 +45,16 @@ def parse_depth(text: str) -> int:
     if not (value.isascii() and value.isdigit()):
         raise OptionError(f"{value!r} is not a whole number of 0 or more", hint="e.g. ':depth: 1' or '--depth 1'")
     return int(value)
+
+
+def parse_root(text: str) -> str:
+    """``base_model.model``: a sub-module's dotted name, as ``named_modules()`` gives it."""
+    value = text.strip() if isinstance(text, str) else ""
+    if not value or any(c.isspace() for c in value) or "" in value.split("."):
+        raise OptionError(
+            f"{value!r} is not a sub-module name", hint="e.g. ':root: base_model.model' or '--root encoder.layer'"
+        )
+    return value
 
 
 def parse_device(text: str) -> str:
@@ -55,6 +77,7 @@ class Options:
 
     claims: tuple[Claim, ...] = ()
     depth: int | None = None
+    root: str = ""
     input_shape: tuple[int, ...] | None = None
     device: str = "meta"
     format: str = "table"
@@ -130,6 +153,7 @@ def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "met
         Options(
             claims=tuple(claims),
             depth=values.get("depth"),  # type: ignore[arg-type]
+            root=values.get("root", ""),  # type: ignore[arg-type]
             input_shape=values.get("input-shape"),  # type: ignore[arg-type]
             device=values["device"],  # type: ignore[arg-type]
             format=values.get("format", "table"),  # type: ignore[arg-type]
@@ -165,6 +189,7 @@ def _input_shape(text: str) -> tuple[int, ...]:
 
 _VALUE_PARSERS = {
     "depth": parse_depth,
+    "root": parse_root,
     "input-shape": _input_shape,
     "device": parse_device,
     "format": parse_format,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 
+from .count import compact_sum
 from .formulas.expr import latex_sep, unlatex_text
-from .report import Report, Row
+from .report import Report, Row, percent
 
 _LATEX_TEXT = [
     (re.compile(r"\\sum_\{i=1\}\^\{(\d+)\} n_i"), r"Σ of \1 rows"),
@@ -27,7 +29,9 @@ _LATEX_TEXT = [
 
 # A tensor's name (``TensorSize``), escaped by ``latex_text``: its characters
 # are restored as written and kept from the rules above (``x_{k}`` stays).
-_NAME = re.compile(r"(\|\\mathtt\{(?:\\[a-zA-Z]+\{[^{}]*\}|\\[^a-zA-Z]|[^{}\\])*\}\|)")
+_NAME = re.compile(r"(\|?\\mathtt\{(?:\\[a-zA-Z]+\{[^{}]*\}|\\[^a-zA-Z]|[^{}\\])*\}\|?)")
+# Words in a formula (``\text{tied to }``): shown as written.
+_WORDS = re.compile(r"\\text\{([^{}]*)\}")
 
 
 def plain(latex: str, sep: str = ",") -> str:
@@ -39,13 +43,14 @@ def plain(latex: str, sep: str = ",") -> str:
     out = []
     for i, part in enumerate(_NAME.split(latex)):
         if i % 2:
-            out.append("|" + unlatex_text(part[len("|\\mathtt{") : -len("}|")]) + "|")
+            bars = "|" if part.startswith("|") else ""
+            out.append(bars + unlatex_text(part[len(bars + "\\mathtt{") : -len("}" + bars)]) + bars)
             continue
         if sep != "," and latex_sep(sep):
             part = re.sub(rf"(?<=\d){re.escape(latex_sep(sep))}(?=\d{{3}})", lambda _: sep, part)
         for pattern, repl in _LATEX_TEXT:
             part = pattern.sub(repl, part)
-        out.append(part)
+        out.append(_WORDS.sub(lambda m: m.group(1), part))
     return "".join(out)
 
 
@@ -58,14 +63,56 @@ def counted(rows: list[Row]) -> list[Row]:
     return [r for r in rows if not r.detail]
 
 
+def plural(n: int, word: str, sep: str = ",") -> str:
+    """``1 parameter``, ``2 rows``: a count and its noun, in the count's grouping."""
+    return f"{fmt(n, sep)} {word}{'' if n == 1 else 's'}"
+
+
+def total_derivation(rows: list[Row]) -> str:
+    r"""The Total row's derivation: the counted rows, equal ones grouped (``4 \times 70{,}400 + ...``)."""
+    return compact_sum([r.params for r in counted(rows)])
+
+
+def mixed(report: Report) -> bool:
+    """Whether the model has both trainable and frozen parameters (then rows are marked)."""
+    return 0 < report.trainable < report.total
+
+
+def state(row: Row, report: Report) -> str:
+    """``frozen`` or ``partly frozen`` where a model has both kinds; otherwise nothing to say."""
+    if not mixed(report) or row.params == 0 or row.trainable == row.params:
+        return ""
+    return "frozen" if row.trainable == 0 else "partly frozen"
+
+
+def trainable_line(report: Report, sep: str = ",") -> str:
+    """The figures PEFT's ``print_trainable_parameters`` prints, in the same words."""
+    share = percent(100 * report.trainable / report.total, decimals=4) if report.total else "0%"
+    return (
+        f"trainable params: {fmt(report.trainable, sep)} || all params: {fmt(report.total, sep)}"
+        f" || trainable%: {share.rstrip('%')}"
+    )
+
+
+FROZEN_LEGEND = "Rows marked frozen hold parameters with requires_grad=False; partly frozen rows hold both kinds."
+
+
+def root_line(report: Report, sep: str = ",") -> str:
+    """What the total refers to when the table starts at a sub-module (``:root:``)."""
+    if not report.root:
+        return ""
+    return f"The total counts {report.root} ({report.type_name}), not the whole model."
+
+
 def params_cell(row: Row, sep: str = ",") -> str:
     """A detail row's count in parentheses: shown, already counted above."""
     text = fmt(row.params, sep)
     return f"({text})" if row.detail else text
 
 
-def name_cell(row: Row) -> str:
-    return ("  " if row.detail else "") + (row.name or "(root)")
+def name_cell(row: Row, report: Report | None = None) -> str:
+    mark = state(row, report) if report is not None else ""
+    return ("  " if row.detail else "") + (row.name or "(root)") + (f" ({mark})" if mark else "")
 
 
 def type_cell(row: Row) -> str:
@@ -90,9 +137,13 @@ def size_text(by_dtype: dict[str, int]) -> str:
 
 def summary_lines(report: Report) -> list[str]:
     """Trainable, frozen, buffers and size: shown only where they say something."""
-    lines = [f"Size: {size_text(report.bytes_by_dtype)}"] if report.bytes_by_dtype else []
+    lines = [root_line(report)] if report.root else []
+    lines += [f"Size: {size_text(report.bytes_by_dtype)}"] if report.bytes_by_dtype else []
     if report.frozen:
-        lines.append(f"Trainable: {fmt(report.trainable)}   Frozen: {fmt(report.frozen)}")
+        lines.append(trainable_line(report))
+        if mixed(report):
+            lines.append(FROZEN_LEGEND)
+    lines += report.explained
     if report.buffers:
         lines.append(f"Buffers (not parameters): {fmt(report.buffer_total)}")
     lines += not_counted_lines(report)
@@ -109,34 +160,68 @@ def not_counted_lines(report: Report, sep: str = ",") -> list[str]:
     lines = []
     for reason, names in by_reason.items():
         shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-        lines.append(f"Not counted: {fmt(sizes[reason], sep)} in {len(names)} tensor(s), {reason}: {shown}")
+        lines.append(f"Not counted: {fmt(sizes[reason], sep)} in {plural(len(names), 'tensor')}, {reason}: {shown}")
     return lines
 
 
-def to_text(report: Report, rows: list[Row] | None = None) -> str:
+#: The width of the text table when it is not written to a terminal.
+TEXT_WIDTH = 120
+# Columns that wrap when the table is too wide (Type, Formula, Derivation), and their narrowest.
+_WRAPPING, _NARROWEST = (1, 2, 3), 12
+
+
+def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WIDTH) -> str:
+    """The table for a terminal, no line wider than ``width``: long cells wrap in their column."""
     rows = report.rows if rows is None else rows
     header = ["Layer", "Type", "Formula", "Derivation", "Parameters"]
-    body = [[name_cell(r), type_cell(r), plain(r.formula), plain(r.derivation), params_cell(r)] for r in rows]
-    total = ["Total", "", "", " + ".join(fmt(r.params) for r in counted(rows)), fmt(report.total)]
+    body = [[name_cell(r, report), type_cell(r), plain(r.formula), plain(r.derivation), params_cell(r)] for r in rows]
+    total = ["Total", "", "", plain(total_derivation(rows)), fmt(report.total)]
     table = [header, *body, total]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    widths = _fit([max(len(line[i]) for line in table) for i in range(len(header))], width)
 
-    def line(cells: list[str]) -> str:
-        parts = [c.rjust(w) if i == len(cells) - 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "  ".join(parts).rstrip()
+    def lines(cells: list[str]) -> list[str]:
+        wrapped = [
+            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
+            for c, w in zip(cells, widths)
+        ]
+        out = []
+        for k in range(max(len(w) for w in wrapped)):
+            parts = [(w[k] if k < len(w) else "") for w in wrapped]
+            parts = [
+                p.rjust(wd) if i == len(parts) - 1 else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))
+            ]
+            out.append("  ".join(parts).rstrip())
+        return out
 
     rule = "  ".join("-" * w for w in widths)
-    out = [f"{report.target}: {fmt(report.total)} parameters", "", line(header), rule]
-    out += [line(b) for b in body]
-    out += [rule, line(total)]
+    out = [f"{report.target}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
+    for b in body:
+        out += lines(b)
+    out += [rule, *lines(total)]
     notes = [f"  {r.name or '(root)'}: {r.note}" for r in rows if r.note]
     extra = summary_lines(report)
     if extra or notes:
         out.append("")
-    out += extra
+    out += [w for line in extra for w in textwrap.wrap(line, width, subsequent_indent="  ") or [""]]
     if notes:
-        out += ["Notes:", *notes]
+        out += ["Notes:", *(w for n in notes for w in textwrap.wrap(n, width, subsequent_indent="    "))]
     return "\n".join(out) + "\n"
+
+
+def _fit(widths: list[int], width: int) -> list[int]:
+    """Column widths whose line fits in ``width``: the widest wrapping column gives way first."""
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        i = max(_WRAPPING, key=lambda k: widths[k])
+        if widths[i] <= _NARROWEST:
+            break
+        widths[i] -= 1
+    return widths
+
+
+def to_total(report: Report, rows: list[Row] | None = None) -> str:
+    """``--format total``: just the number, as ``:format: total`` shows it."""
+    return fmt(report.total) + "\n"
 
 
 def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
@@ -151,11 +236,10 @@ def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
     ]
     for r in rows:
         out.append(
-            f"| {cell(name_cell(r))} | {cell(type_cell(r))} | ${cell(r.formula)}$ | "
+            f"| {cell(name_cell(r, report))} | {cell(type_cell(r))} | ${cell(r.formula)}$ | "
             f"${cell(r.derivation)}$ | {params_cell(r)} |"
         )
-    sums = " + ".join(fmt(r.params) for r in counted(rows))
-    out.append(f"| **Total** | | | {sums} | **{fmt(report.total)}** |")
+    out.append(f"| **Total** | | | ${cell(total_derivation(rows))}$ | **{fmt(report.total)}** |")
     extra = summary_lines(report)
     return "\n".join(out + ([""] + extra if extra else [])) + "\n"
 
@@ -165,7 +249,10 @@ def to_derivation(report: Report, rows: list[Row] | None = None) -> str:
     rows = report.rows if rows is None else rows
     out = []
     for i, r in enumerate(rows, 1):
-        out.append(f"{i}. {r.name or '(root)'}: {type_cell(r)}" + (" (one block of the row above)" if r.detail else ""))
+        out.append(
+            f"{i}. {name_cell(r, report).strip()}: {type_cell(r)}"
+            + (" (one block of the row above)" if r.detail else "")
+        )
         out.append(f"    - Number of parameters = {plain(r.formula)}")
         for symbol, words, value in r.legend:
             out.append(f"    - {words} ({plain(symbol)}): {fmt(value)}")

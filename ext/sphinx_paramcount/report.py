@@ -6,6 +6,7 @@ of a parallel build) reads a ``Report``; nothing downstream sees a module.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -99,6 +100,10 @@ class Report:
     # Registered parameter tensors that model.parameters() does not yield (an
     # override, e.g. a distillation wrapper exposing only its student): shown apart.
     not_counted: list[NotCounted] = field(default_factory=list)
+    # Notices the page itself shows (why a quantized layer counts 0), not only the build log.
+    explained: list[str] = field(default_factory=list)
+    # The sub-module the rows start at (``:root:``), "" for the whole model.
+    root: str = ""
 
     @property
     def frozen(self) -> int:
@@ -124,6 +129,7 @@ class Report:
         """The command line's JSON: the design's keys first, then details."""
         return {
             "target": self.target,
+            **({"root": self.root} if self.root else {}),
             "total": self.total,
             "trainable": self.trainable,
             "frozen": self.frozen,
@@ -140,6 +146,24 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def percent(pct: float, decimals: int = 2, smallest: float = 1e-9) -> str:
+    """``0.02%``, ``0.00061%``, ``<0.1%``: the one way every output writes a percentage.
+
+    ``decimals`` places down to ``10**-decimals``; below, two significant
+    digits in fixed notation (never ``8e-07%``) down to ``smallest``, under
+    which it is ``<smallest%``.
+    """
+    size = abs(pct)
+    if size == 0 or size >= 10**-decimals:
+        return f"{pct:.{decimals}f}%"
+    if size < smallest:
+        return "<" + f"{smallest:.{max(decimals, -math.floor(math.log10(smallest)))}f}".rstrip("0") + "%"
+    places = decimals
+    while size * 10**places < 10:
+        places += 1
+    return f"{pct:.{places}f}%"
 
 
 def row_json(r: Row) -> dict[str, Any]:

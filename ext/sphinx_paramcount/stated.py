@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from .errors import OptionError
+from .report import percent
 
 UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
 # For each unit, the smaller ones, largest first, in the same family (B or G for billions).
@@ -170,7 +171,7 @@ def describe_difference(stated: StatedCount, actual: int) -> str:
     diff = actual - base
     sign = "+" if diff >= 0 else "-"
     share = abs(diff) / base * 100 if base else 0.0
-    pct = f" ({sign}{share:.2f}%)" if share >= 0.01 else f" ({sign}{share:.2g}%)" if base else ""
+    pct = f" ({sign}{percent(share)})" if base else ""
     return f"{sign}{abs(diff):,}{pct}"
 
 

@@ -6,11 +6,13 @@ the rows it replaces, and its derivation shows that sum.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .count import latex_sum
-from .formulas.expr import Sym, legend
+from .count import grouped_terms
+from .errors import OptionError
+from .formulas.expr import Const, Expr, Sym, latex_text, legend, total
 from .report import ModuleInfo, Report, Row
 from .stated import Check, Claim, ClaimKey, check_claims
 
@@ -29,24 +31,74 @@ def rows_at_depth(report: Report, depth: int | None) -> list[Row]:
         if len(members) == 1 and members[0].name == key:
             out.append(members[0])
             continue
-        module = info.get(key)
-        counts = [r.params for r in members]
-        out.append(
-            Row(
-                name=key,
-                type=module.type if module else "",
-                label=module.label if module else "",
-                depth=depth,
-                params=sum(counts),
-                trainable=sum(r.trainable for r in members),
-                formula=rf"\sum_{{i=1}}^{{{len(members)}}} n_i",
-                derivation=latex_sum(counts),
-                family="sum",
-                note=f"sum of {len(members)} rows below",
-                tensors=tuple(t for r in members for t in r.tensors),
-            )
-        )
+        out.append(_group_row(key, depth, members, info))
     return out
+
+
+def _group_row(key: str, depth: int, members: list[Row], info: dict[str, ModuleInfo]) -> Row:
+    """One row for a sub-tree: its structure (children, equal ones grouped) as formula and derivation."""
+    module = info.get(key)
+    parts = _children(key, members, info)
+    terms: list[Expr] = []
+    for group in _equal_runs(parts):
+        first, kind, n = group[0]
+        names = first if len(group) == 1 else f"each of {first} ... {group[-1][0]}"
+        sym = Sym(rf"n_{{\mathrm{{{latex_text(_short(key, first))}}}}}", f"Parameters of {names} ({kind})", n)
+        terms.append(sym if len(group) == 1 else Const(len(group)) * sym)
+    expr = total(terms)
+    structure = _structure(parts)
+    label = module.label if module else ""
+    rows = f"{len(members)} row{'' if len(members) == 1 else 's'}"
+    return Row(
+        name=key,
+        type=module.type if module else "",
+        label=f"{label}: {structure}" if label and structure else label or structure,
+        depth=depth,
+        params=sum(r.params for r in members),
+        trainable=sum(r.trainable for r in members),
+        formula=expr.symbolic(),
+        derivation=expr.substituted(),
+        legend=tuple(legend(expr)),
+        family="group",
+        note="" if structure else f"{rows} of its sub-modules merged here",
+        tensors=tuple(t for r in members for t in r.tensors),
+    )
+
+
+def _children(key: str, members: list[Row], info: dict[str, ModuleInfo]) -> list[tuple[str, str, int]]:
+    """(name, type, parameters) of each direct part of ``key``: its own tensors, then each child."""
+    parts: dict[str, list[int]] = {}
+    depth = key.count(".") + 1 if key else 0
+    for r in members:
+        child = r.name if r.name == key else ".".join(r.name.split(".")[: depth + 1])
+        parts.setdefault(child, []).append(r.params)
+    out = []
+    for child, counts in parts.items():
+        kind = "own parameters" if child == key else (info[child].type if child in info else "")
+        out.append((child, kind, sum(counts)))
+    return out
+
+
+def _equal_runs(parts: list[tuple[str, str, int]]) -> list[list[tuple[str, str, int]]]:
+    """Consecutive parts of one type and one count, as runs (``Bottleneck + 5 x Bottleneck``)."""
+    runs: list[list[tuple[str, str, int]]] = []
+    for part in parts:
+        if runs and runs[-1][-1][1:] == part[1:] and part[0] != runs[-1][-1][0]:
+            runs[-1].append(part)
+        else:
+            runs.append([part])
+    return runs
+
+
+def _short(key: str, child: str) -> str:
+    return child[len(key) + 1 :] if key and child.startswith(key + ".") else child or "own"
+
+
+def _structure(parts: list[tuple[str, str, int]], most: int = 4) -> str:
+    """``Bottleneck + 5 × Bottleneck``: what a merged row is made of, in words."""
+    runs = _equal_runs(parts)
+    words = [f"{len(r)} × {r[0][1]}" if len(r) > 1 else r[0][1] for r in runs]
+    return " + ".join(words[:most]) + (f" + {len(words) - most} more" if len(words) > most else "")
 
 
 def collapse_repeats(report: Report, rows: list[Row]) -> list[Row]:
@@ -72,9 +124,9 @@ def collapse_repeats(report: Report, rows: list[Row]) -> list[Row]:
         if name not in signatures:
             own = by_name.get(name)
             own_sig = (
-                tuple((t.name[len(name) :], t.shape, t.dtype, t.trainable, bool(t.shared_with)) for t in own.tensors)
-                if own
-                else ()
+                # Not whether a tensor is shared: a block whose proj is block 0's
+                # still has the same parts (``held`` and the derivation say the rest).
+                tuple((t.name[len(name) :], t.shape, t.dtype, t.trainable) for t in own.tensors) if own else ()
             )
             kids = children.get(name, [])
             signatures[name] = (types[name].type, own_sig, tuple(signature(c) for c in kids))
@@ -98,8 +150,9 @@ def collapse_repeats(report: Report, rows: list[Row]) -> list[Row]:
             # Only numbered siblings (ModuleList, Sequential) are "the same block
             # repeated"; q/k/v that happen to match are different things.
             numbered = all(k.rpartition(".")[2].isdigit() for k in run)
-            if len(run) > 1 and numbered and totals[run[0]] > 0:
-                out.append(_repeat_row(run, types[run[0]], totals[run[0]], trainables[run[0]], detail))
+            if len(run) > 1 and numbered and _held(rows, run[0]) > 0:
+                counts = [totals[k] for k in run]
+                out.append(_repeat_row(run, types[run[0]], _held(rows, run[0]), counts, trainables, detail))
                 emit(run[0], True)
             else:
                 for kid in run:
@@ -110,28 +163,114 @@ def collapse_repeats(report: Report, rows: list[Row]) -> list[Row]:
     return out
 
 
-def _repeat_row(run: list[str], info: ModuleInfo, block: int, trainable: int, detail: bool) -> Row:
+def _held(rows: list[Row], block: str) -> int:
+    """What one block holds: its own tensors, including those counted in an earlier block."""
+    inside = [r for r in rows if r.name == block or r.name.startswith(block + ".")]
+    outside = [
+        t.numel for r in inside for t in r.tensors if t.shared_with and not t.shared_with.startswith(block + ".")
+    ]
+    return sum(r.params for r in inside) + sum(outside)
+
+
+def _repeat_row(
+    run: list[str], info: ModuleInfo, held: int, counts: list[int], trainables: dict[str, int], detail: bool
+) -> Row:
+    """``k x n_block``; where later blocks reuse a module of an earlier one, what each adds."""
     first, last = run[0], run[-1]
     head, _, a = first.rpartition(".")
     b = last.rpartition(".")[2]
     name = f"{head}.{a}–{b}" if head else f"{a}–{b}"
-    k = Sym("k", "Identical blocks", len(run))
-    n = Sym(r"n_{\mathrm{block}}", f"Parameters of one block ({first})", block)
-    expr = k * n
+    n = Sym(r"n_{\mathrm{block}}", f"Parameters one block holds ({first})", held)
+    terms: list[Expr] = []
+    for i, (k, value) in enumerate(grouped_terms(counts)):
+        if value == held:
+            sym = n
+        else:
+            mark = "'" * (i + 1) if i < 3 else f"_{i}"
+            sym = Sym(
+                rf"n{mark}_{{\mathrm{{block}}}}",
+                "Parameters a block adds beyond the modules it shares with an earlier one (counted there)",
+                value,
+            )
+        terms.append(Const(k) * sym if k > 1 else sym)
+    expr = total(terms)
+    shared = any(c != held for c in counts)
     return Row(
         name=name,
         type=info.type,
         label=info.label,
         depth=first.count(".") + 1,
-        params=len(run) * block,
-        trainable=len(run) * trainable,
+        params=sum(counts),
+        trainable=sum(trainables[k] for k in run),
         formula=expr.symbolic(),
         derivation=expr.substituted(),
         legend=tuple(legend(expr)),
         family="repeat",
+        note=f"each block holds {held:,}; modules shared between blocks are counted once" if shared else "",
         repeat=len(run),
         detail=detail,
     )
+
+
+def at_root(report: Report, root: str) -> Report:
+    """The report of the sub-module ``root`` (``base_model.model``): its rows, named and deepened from there.
+
+    The total is what the sub-tree's rows add: a tensor tied to one outside
+    it is counted there, not here.  ``OptionError`` if ``root`` is no module.
+    """
+    if not root:
+        return report
+    names = [m.name for m in report.modules]
+    if root not in names:
+        close = difflib.get_close_matches(root, names, n=1)
+        raise OptionError(
+            f":root: {root!r} is not a sub-module of {report.type_name or report.target}",
+            hint=f"did you mean {close[0]!r}?" if close else "name a sub-module as model.named_modules() does",
+        )
+    cut = len(root) + 1
+
+    def rel(name: str) -> str:
+        return "" if name == root else name[cut:] if name.startswith(root + ".") else name
+
+    def inside(name: str) -> bool:
+        return name == root or name.startswith(root + ".")
+
+    rows = [
+        replace(
+            r,
+            name=rel(r.name),
+            depth=r.depth - root.count(".") - 1,
+            tensors=tuple(
+                replace(t, name=rel(t.name), shared_with=rel(t.shared_with) if t.shared_with else None)
+                for t in r.tensors
+            ),
+        )
+        for r in report.rows
+        if inside(r.name)
+    ]
+    return replace(
+        report,
+        total=sum(r.params for r in rows),
+        trainable=sum(r.trainable for r in rows),
+        rows=rows,
+        modules=[replace(m, name=rel(m.name)) for m in report.modules if inside(m.name)],
+        buffers=[replace(b, name=rel(b.name)) for b in report.buffers if inside(b.name)],
+        bytes_by_dtype=_bytes(report, rows),
+        not_counted=[t for t in report.not_counted if inside(t.name)],
+        root=root,
+    )
+
+
+def _bytes(report: Report, rows: list[Row]) -> dict[str, int]:
+    """The sub-tree's bytes by dtype, at the bytes per element the whole model's figures give."""
+    numel: dict[str, int] = {}
+    for t in (t for r in report.rows for t in r.tensors if not t.shared_with):
+        numel[t.dtype] = numel.get(t.dtype, 0) + t.numel
+    out: dict[str, int] = {}
+    for t in (t for r in rows for t in r.tensors if not t.shared_with):
+        if numel.get(t.dtype) and t.dtype in report.bytes_by_dtype:
+            out[t.dtype] = out.get(t.dtype, 0) + t.numel * report.bytes_by_dtype[t.dtype] // numel[t.dtype]
+    return out
 
 
 def counted(rows: list[Row]) -> list[Row]:

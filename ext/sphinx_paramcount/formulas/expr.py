@@ -68,11 +68,11 @@ def latex_sep(sep: str) -> str:
     return "{" + latex_text(sep) + "}"
 
 
-def latex_int(value: int, sep: str = ",", group_from: int = 10_000) -> str:
+def latex_int(value: int, sep: str = ",", group_from: int = 1000) -> str:
     r"""An integer for LaTeX math, its digits grouped by ``sep`` from ``group_from`` up.
 
-    Formulas group from 10,000 (``4096 \times 32``); a result the page
-    states as a count groups as the count is shown, from 1,000.
+    One rule in every output (formulas, derivations, counts; HTML, LaTeX,
+    text, Markdown): digits are grouped from 1,000 up (``4{,}096 \times 32``).
     """
     if abs(value) < group_from:
         return str(value)

@@ -17,7 +17,8 @@ from .role import ParamcountRole
 # 2: compact tables (``table_rows``); ``share_bar`` moved to ``sphinxext.table``.
 # 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
 # 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
-ENV_VERSION = 4
+# 5: table rows carry a frozen/trainable state; Total derivations grouped.
+ENV_VERSION = 5
 
 
 def setup(app: Any) -> dict[str, Any]:

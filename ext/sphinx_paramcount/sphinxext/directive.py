@@ -21,7 +21,7 @@ from ..options import Options, parse_options
 from ..render import fmt
 from ..report import Report, Row
 from ..stated import Check
-from ..views import check, view
+from ..views import at_root, check, view
 from . import nodes as pc_nodes
 from . import table as pc_table
 from .locations import source_location, update_hint
@@ -59,6 +59,11 @@ class ParamcountDirective(SphinxDirective):
         opts = parsed.options
         report = report_for(self.env, location, target, opts.device, opts.input_shape)
         if report is None:
+            return []
+        try:
+            report = at_root(report, opts.root)
+        except OptionError as err:
+            report_problem(self.env, location, "option", f"{target}: {err.message}", hint=err.hint)
             return []
         collapse = self.config.paramcount_collapse_repeats and not opts.expand_repeats
         rows = view(report, opts.depth, collapse)

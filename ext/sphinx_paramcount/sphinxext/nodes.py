@@ -14,16 +14,31 @@ from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..count import latex_sum
 from ..formulas.expr import latex_int, regroup
-from ..render import counted, fmt, not_counted_lines, plain, size_text, type_cell
+from ..render import (
+    FROZEN_LEGEND,
+    counted,
+    fmt,
+    mixed,
+    not_counted_lines,
+    plain,
+    root_line,
+    size_text,
+    trainable_line,
+    type_cell,
+)
 from ..report import Report, Row
 from .table import builder_format, math, setup_table
 
 
 def summary(report: Report, sep: str) -> list[nodes.Node]:
     """Trainable, frozen and buffer lines, shown where they are non-zero."""
-    parts = [f"Size: {size_text(report.bytes_by_dtype)}."] if report.bytes_by_dtype else []
+    parts = [root_line(report, sep)] if report.root else []
+    parts += [f"Size: {size_text(report.bytes_by_dtype)}."] if report.bytes_by_dtype else []
     if report.frozen:
-        parts.append(f"Trainable: {fmt(report.trainable, sep)}. Frozen: {fmt(report.frozen, sep)}.")
+        parts.append(f"{trainable_line(report, sep)}.")
+        if mixed(report):
+            parts.append(FROZEN_LEGEND)
+    parts += [f"{line[0].upper()}{line[1:]}." for line in report.explained]
     if report.buffers:
         parts.append(f"Buffers (not parameters, not in the total): {fmt(report.buffer_total, sep)}.")
     parts += [f"{line}." for line in not_counted_lines(report, sep)]

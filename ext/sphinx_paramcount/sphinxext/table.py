@@ -32,10 +32,9 @@ from docutils import nodes
 from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
-from ..count import latex_sum
 from ..formulas.expr import regroup
-from ..render import counted, fmt, params_cell, type_cell
-from ..report import Report, Row
+from ..render import fmt, params_cell, state, total_derivation, type_cell
+from ..report import Report, Row, percent
 
 COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
 # Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
@@ -57,6 +56,7 @@ class RowSpec:
     output_shape: str
     share: float  # percent, rounded to 0.1 for the bar
     share_text: str
+    state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,12 @@ class table_rows(nodes.General, nodes.Element):  # noqa: N801 (docutils node cla
 
 
 def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes.table:
-    tbl = nodes.table(classes=["paramcount-table"])
+    spec = table_spec(report, rows, sep)
+    # With an output-shape column between them, the count columns are not pinned together.
+    tbl = nodes.table(classes=["paramcount-table", *(["paramcount-shapes"] if spec.shapes else [])])
     if caption:
         tbl += nodes.title(caption, caption)
-    tbl += table_rows(spec=table_spec(report, rows, sep))
+    tbl += table_rows(spec=spec)
     return tbl
 
 
@@ -94,6 +96,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 output_shape=r.output_shape or "",
                 share=share,
                 share_text=share_text,
+                state=state(r, report),
             )
         )
     share, share_text = _share(report.total, report.total, False)
@@ -104,7 +107,8 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
             type="",
             note="",
             formula="",
-            derivation=regroup(latex_sum([r.params for r in counted(rows)]), sep),
+            # Grouped where equal (``4 \times 70{,}400``): the full sum is the derivation format's.
+            derivation=regroup(total_derivation(rows), sep),
             params=fmt(report.total, sep),
             output_shape="",
             share=share,
@@ -117,7 +121,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
 def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:
     """Percent of the total: rounded for the bar, and as the cell shows it."""
     pct = 100 * part / whole if whole else 0.0
-    text = f"{pct:.1f}%" if pct >= 0.1 or pct == 0 else "<0.1%"
+    text = percent(pct, decimals=1, smallest=0.1)
     return round(pct, 1), f"({text})" if detail else text
 
 
@@ -134,12 +138,16 @@ def expand(spec: TableSpec) -> nodes.tgroup:
     for width in (*WIDTHS, *([SHAPE_WIDTH] if spec.shapes else []), SHARE_WIDTH):
         group += nodes.colspec(colwidth=width)
     head = nodes.thead()
-    head += nodes.row("", *(_entry(nodes.Text(c)) for c in columns))
+    head += nodes.row("", *(_entry(nodes.Text(c), classes=_HEAD_CLASSES.get(c)) for c in columns))
     group += head
     body = nodes.tbody()
     body.extend(_row(r, spec.shapes) for r in spec.rows)
     group += body
     return group
+
+
+# The count columns' classes on their headers too: the stylesheet keeps both columns in view.
+_HEAD_CLASSES = {"Parameters": ["paramcount-count"], "Share": ["paramcount-share"]}
 
 
 def _row(r: RowSpec, shapes: bool) -> nodes.row:
@@ -159,8 +167,11 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
     label: list[nodes.Node] = [nodes.Text(r.type)]
     if r.note:
         label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
+    name: list[nodes.Node] = [nodes.literal(r.name, r.name)]
+    if r.state:
+        name += [nodes.Text(" "), nodes.inline("", r.state, classes=["paramcount-state"])]
     cells = [
-        _entry(nodes.literal(r.name, r.name)),
+        _entry(*name),
         _entry(*label),
         _entry(math(r.formula)),
         _entry(math(r.derivation)),
@@ -169,7 +180,10 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
     if shapes:
         cells.append(_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text("")))
     cells.append(share)
-    return nodes.row("", *cells, classes=["paramcount-detail"] if r.kind == "detail" else [])
+    classes = ["paramcount-detail"] if r.kind == "detail" else []
+    if r.state:
+        classes.append("paramcount-" + r.state.replace(" ", "-"))
+    return nodes.row("", *cells, classes=classes)
 
 
 def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
@@ -308,7 +322,8 @@ def rows_as_list(spec: TableSpec, table: nodes.table) -> nodes.container:
         if r.kind == "total":
             para += [nodes.strong(r.name, r.name), nodes.Text(": ")]
         else:
-            para += [nodes.literal(r.name, r.name), nodes.Text(f" ({r.type}): "), math(r.formula), nodes.Text(" = ")]
+            para += [nodes.literal(r.name, r.name), nodes.Text(f" ({r.type}{', ' + r.state if r.state else ''}): ")]
+            para += [math(r.formula), nodes.Text(" = ")]
         para += [math(r.derivation), nodes.Text(" = ")]
         para += nodes.strong(r.params, r.params) if r.kind == "total" else nodes.Text(r.params)
         if r.output_shape:

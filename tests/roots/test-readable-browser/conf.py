@@ -1,0 +1,2 @@
+extensions = ["sphinx_paramcount"]
+project = "Readable tables"
