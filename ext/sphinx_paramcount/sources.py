@@ -101,11 +101,7 @@ def _unloaded_file(name: str) -> str | None:
 
 def _named_modules(target: str) -> Iterator[str]:
     """Every module name a target's references could mean: ``a.b.C`` may be ``a``, ``a.b``."""
-    try:
-        spec = parse_target(target)
-    except ParamcountError:
-        return
-    for ref in _refs(spec):
+    for ref in _target_refs(target):
         if ref.module is not None:
             yield ref.module
         else:
@@ -225,13 +221,7 @@ def _imports_in(path: str) -> list[_Import]:
 
 def _target_modules(target: str) -> Iterator[str]:
     """The modules the target text names: ``f:make`` names ``f``; a dotted name its longest loaded prefix."""
-    if not target:
-        return
-    try:
-        spec = parse_target(target)
-    except ParamcountError:
-        return
-    for ref in _refs(spec):
+    for ref in _target_refs(target):
         if ref.module is not None:
             yield ref.module
             continue
@@ -240,6 +230,17 @@ def _target_modules(target: str) -> Iterator[str]:
             if name in sys.modules:
                 yield name
                 break
+
+
+def _target_refs(target: str) -> Iterator[Ref]:
+    """The dotted names a target's text holds (none if it does not parse: the build says why)."""
+    if not target:
+        return
+    try:
+        spec = parse_target(target)
+    except ParamcountError:
+        return
+    yield from _refs(spec)
 
 
 def _refs(value: Value) -> Iterator[Ref]:
