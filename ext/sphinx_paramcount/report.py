@@ -7,7 +7,7 @@ of a parallel build) reads a ``Report``; nothing downstream sees a module.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -143,9 +143,6 @@ class Report:
                 for t in self.not_counted
             ],
         }
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def percent(pct: float, decimals: int = 2, smallest: float = 1e-9) -> str:
