@@ -68,38 +68,37 @@ def site(tmp_path_factory):
 SEPARATORS = [",", "_", " ", "\u202f", "'", ".", ""]
 
 
+def build_with_local_mathjax(root: str, out: Path, *options: str) -> None:
+    """Build ``tests/roots/test-ROOT`` as HTML into ``out``, loading the local MathJax (no CDN here)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    build = subprocess.run(
+        [
+            *(sys.executable, "-m", "sphinx", "-q", "-b", "html", *options),
+            *("-D", f"html_static_path={MATHJAX}", "-D", "mathjax_path=tex-mml-chtml.js"),
+            *(str(REPO / "tests" / "roots" / root), str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stderr
+
+
 @pytest.fixture(scope="module")
 def names_site(tmp_path_factory):
     """Parameter names with LaTeX's special characters, built once per separator."""
     _require()
     out = tmp_path_factory.mktemp("names")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
     for i, sep in enumerate(SEPARATORS):
-        build = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sphinx",
-                "-q",
-                "-b",
-                "html",
-                "-d",
-                str(out / f"doctrees-{i}"),
-                "-D",
-                f"paramcount_thousands_sep={sep}",
-                "-D",
-                f"html_static_path={MATHJAX}",
-                "-D",
-                "mathjax_path=tex-mml-chtml.js",
-                str(REPO / "tests" / "roots" / "test-output-names"),
-                str(out / f"sep-{i}"),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
+        build_with_local_mathjax(
+            "test-output-names",
+            out / f"sep-{i}",
+            "-d",
+            str(out / f"doctrees-{i}"),
+            "-D",
+            f"paramcount_thousands_sep={sep}",
         )
-        assert build.returncode == 0, build.stderr
     yield from _serve(out)
 
 
@@ -243,31 +242,8 @@ def readable_site(tmp_path_factory):
     """tests/roots/test-readable-browser built once per theme, with the local MathJax."""
     _require()
     out = tmp_path_factory.mktemp("readable")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
     for theme in THEMES:
-        build = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sphinx",
-                "-q",
-                "-b",
-                "html",
-                "-D",
-                f"html_theme={theme}",
-                "-D",
-                f"html_static_path={MATHJAX}",
-                "-D",
-                "mathjax_path=tex-mml-chtml.js",
-                str(REPO / "tests" / "roots" / "test-readable-browser"),
-                str(out / theme),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=900,
-        )
-        assert build.returncode == 0, build.stderr
+        build_with_local_mathjax("test-readable-browser", out / theme, "-D", f"html_theme={theme}")
     yield from _serve(out)
 
 

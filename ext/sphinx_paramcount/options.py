@@ -183,14 +183,10 @@ def _classes(text: str) -> tuple[str, ...]:
         raise OptionError(f"{text!r} is not a list of class names: {exc}") from None
 
 
-def _input_shape(text: str) -> tuple[int, ...]:
-    return parse_input_shape(text)
-
-
 _VALUE_PARSERS = {
     "depth": parse_depth,
     "root": parse_root,
-    "input-shape": _input_shape,
+    "input-shape": parse_input_shape,
     "device": parse_device,
     "format": parse_format,
     "caption": _text,
