@@ -273,6 +273,9 @@ return {
   clipped: rows.flatMap(r => [r[col('Parameters')], r[col('Share')]])
     .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent),
   texts: rows.map(r => r[col('Parameters')].textContent.trim()),
+  // Cells drawn over their neighbour before any scrolling (a pinned column covering a formula).
+  overlaps: rows.flatMap(r => r.slice(1).filter((c, i) => rect(c)[0] < rect(r[i])[1] - 0.5))
+    .map(c => c.textContent.trim().slice(0, 40)),
 };
 """
 
@@ -298,6 +301,7 @@ def test_count_columns_fully_visible_at_1280px(readable_site, browser, theme, mo
     assert _inside(layout["counts"], layout["view"]) == [], layout
     assert _inside(layout["shares"], layout["view"]) == [], layout
     assert layout["clipped"] == [], layout
+    assert layout["overlaps"] == [], layout["overlaps"]
     assert layout["texts"][0] == "Parameters" and layout["texts"][-1].replace(",", "").isdigit()
 
 
@@ -316,3 +320,4 @@ def test_names_and_counts_read_together_at_390px(readable_site, browser, theme, 
     assert _inside(layout["names"], layout["view"]) == [], {k: layout[k] for k in ("view", "window", "names")}
     assert _inside(layout["counts"], layout["view"]) == [], {k: layout[k] for k in ("view", "window", "counts")}
     assert layout["clipped"] == [], layout
+    assert layout["overlaps"] == [], layout["overlaps"]

@@ -508,12 +508,12 @@ def test_render_text_and_markdown() -> None:
     assert "16 × 3 × 3 × 3 + 16" in text
     assert "448 + 131,104 + 66" in text
     md = render.to_markdown(report).splitlines()
-    assert md[0] == "| Layer | Type | Formula | Derivation | Parameters |"
+    assert md[0] == "| Layer | Parameters | Type | Formula | Derivation |"
     assert md[2] == (
-        r"| conv1 | Conv2d(3, 16, k=3) | $C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}$ | "
-        r"$16 \times 3 \times 3 \times 3 + 16$ | 448 |"
+        r"| conv1 | 448 | Conv2d(3, 16, k=3) | $C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}$ | "
+        r"$16 \times 3 \times 3 \times 3 + 16$ |"
     )
-    assert md[5] == "| **Total** | | | $448 + 131{,}104 + 66$ | **131,618** |"
+    assert md[5] == "| **Total** | **131,618** | | | $448 + 131{,}104 + 66$ |"
     assert "Size: 526.47 KB (float32)" in md[6:]
 
 

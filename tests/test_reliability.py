@@ -86,15 +86,15 @@ def table_rows(table: Any) -> list[list[str]]:
 def check_table_adds_up(table: Any) -> dict[str, list[str]]:
     """Every row's derivation evaluates to its count, and the counted rows to the total."""
     rows = table_rows(table)
-    assert rows[0][:5] == ["Layer", "Type", "Formula", "Derivation", "Parameters"]
+    assert rows[0][:4] == ["Layer", "Parameters", "Share", "Type"] and rows[0][-2:] == ["Formula", "Derivation"]
     body = rows[1:]
     for row in body:
-        derivation, count = row[3], row[4]
+        derivation, count = row[-1], row[1]
         assert derivation.startswith(r"\(") and derivation.endswith(r"\)"), row
         assert latex_value(derivation[2:-2]) == int(count.strip("()").replace(",", "")), row
-    counted = [int(r[4].replace(",", "")) for r in body[:-1] if not r[4].startswith("(")]
+    counted = [int(r[1].replace(",", "")) for r in body[:-1] if not r[1].startswith("(")]
     assert body[-1][0] == "Total"
-    assert sum(counted) == int(body[-1][4].replace(",", ""))
+    assert sum(counted) == int(body[-1][1].replace(",", ""))
     return {r[0]: r for r in body}
 
 
@@ -145,7 +145,7 @@ def test_bad_targets_are_located_errors_each_once_and_the_page_builds(app, statu
     soup = BeautifulSoup(html, "html.parser")
     # The good directive after eleven bad ones renders its table.
     (table,) = soup.select("table.paramcount-table")
-    assert check_table_adds_up(table)["Total"][4] == "131,618"
+    assert check_table_adds_up(table)["Total"][1] == "131,618"
     # The failing role keeps the author's text, marked as a problem.
     assert f":paramcount:`{REL}:returns_none`" in soup.select_one(".problematic").get_text()
 
@@ -256,21 +256,21 @@ def test_parametrized_pruned_quantized_zero_views_and_shared_tables(app, warning
     rows = {}
     for name, total in expected.items():
         rows[name] = check_table_adds_up(tables[name])
-        assert rows[name]["Total"][4] == f"{total:,}", name
+        assert rows[name]["Total"][1] == f"{total:,}", name
 
     # A parametrization: the layer's formula no longer fits, so the row shows tensor sizes and says why.
     conv = rows["parametrized"]["0"]
-    assert conv[1].startswith("ParametrizedConv2d(3, 6, k=3) (the conv formula gives 168 but the tensors hold 6 ")
-    assert "a parametrization, pruning or a subclass changed them" in conv[1]
-    assert conv[2] == r"\(|\mathtt{bias}|\)"
+    assert conv[3].startswith("ParametrizedConv2d(3, 6, k=3) (the conv formula gives 168 but the tensors hold 6 ")
+    assert "a parametrization, pruning or a subclass changed them" in conv[3]
+    assert conv[4] == r"\(|\mathtt{bias}|\)"
     linear = rows["parametrized"]["2"]
-    assert "the linear formula gives 250 but the tensors hold 10" in linear[1]
-    assert rows["parametrized"]["2.parametrizations.weight.0"][3:5] == [r"\(10 \times 2 + 2 \times 24\)", "68"]
+    assert "the linear formula gives 250 but the tensors hold 10" in linear[3]
+    assert rows["parametrized"]["2.parametrizations.weight.0"][5::-4] == [r"\(10 \times 2 + 2 \times 24\)", "68"]
     assert len(soup.select("table#parametrized em.paramcount-note")) == 2
 
     # Pruning keeps weight_orig as the parameter: Linear's formula still holds, exactly.
-    assert rows["pruned"]["0"][3:5] == [r"\(8 \times 6 + 6\)", "54"]
-    assert rows["pruned"]["2"][3:5] == [r"\(6 \times 2 + 2\)", "14"]
+    assert rows["pruned"]["0"][5::-4] == [r"\(8 \times 6 + 6\)", "54"]
+    assert rows["pruned"]["2"][5::-4] == [r"\(6 \times 2 + 2\)", "14"]
     # Packed quantized weights are not parameters; the float LayerNorm is.
     assert list(rows["dynamic-quantized"]) == ["3", "Total"]
     assert list(rows["quantized-linear"]) == ["Total"]
@@ -281,9 +281,9 @@ def test_parametrized_pruned_quantized_zero_views_and_shared_tables(app, warning
     shared = rows["shared-thrice"]
     # Every use of the shared LayerNorm is named; the later ones say where it was counted.
     assert list(shared) == ["a", "b", "c", "norm1", "blocks.0", "blocks.1", "extra.0", "Total"]
-    assert "blocks.0 is norm1, counted there" in shared["blocks.0"][1]
-    assert [shared[n][4] for n in ("a", "b", "c")] == ["42", "6", "0"]
-    assert "weight is a.weight (counted there)" in shared["c"][1]
+    assert "blocks.0 is norm1, counted there" in shared["blocks.0"][3]
+    assert [shared[n][1] for n in ("a", "b", "c")] == ["42", "6", "0"]
+    assert "weight is a.weight (counted there)" in shared["c"][3]
     assert "The end of the page." in soup.get_text()
 
 
@@ -344,9 +344,9 @@ def test_shared_instance_is_not_mutated_by_the_directives_that_use_it(app, warni
 
     soup = BeautifulSoup((app.outdir / "index.html").read_text(), "html.parser")
     tables = [table_rows(t) for t in soup.select("table.paramcount-table")]
-    assert [t[-1][4] for t in tables] == ["845", "845", "8", "112", "51"]
-    assert tables[1][0][5] == "Output shape"
-    assert {r[0]: r[5] for r in tables[1][1:-1]} == {"conv": "(2, 4, 6, 6)", "bn": "(2, 4, 6, 6)", "fc": "(2, 5)"}
+    assert [t[-1][1] for t in tables] == ["845", "845", "8", "112", "51"]
+    assert tables[1][0][4] == "Output shape"
+    assert {r[0]: r[4] for r in tables[1][1:-1]} == {"conv": "(2, 4, 6, 6)", "bn": "(2, 4, 6, 6)", "fc": "(2, 5)"}
     assert [s.get_text() for s in soup.select("span.paramcount")] == ["845"]
     assert "After the instances." in soup.get_text()
 
@@ -579,4 +579,4 @@ def test_500_directives_over_30_targets_in_parallel(tmp_path):
     assert sum(len(s.select("p.paramcount")) for s in soup.values()) == len(totals_only)
     assert all(f"Paragraph {n} after its directive." in text[f"page{n // 20:02d}"] for n in range(500))
     first = soup["page00"].select("table.paramcount-table")[0]
-    assert check_table_adds_up(first)["Total"][4] == f"{totals['torch.nn.Linear(16, 8)']:,}"
+    assert check_table_adds_up(first)["Total"][1] == f"{totals['torch.nn.Linear(16, 8)']:,}"

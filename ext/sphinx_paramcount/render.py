@@ -166,16 +166,18 @@ def not_counted_lines(report: Report, sep: str = ",") -> list[str]:
 
 #: The width of the text table when it is not written to a terminal.
 TEXT_WIDTH = 120
-# Columns that wrap when the table is too wide (Type, Formula, Derivation), and their narrowest.
-_WRAPPING, _NARROWEST = (1, 2, 3), 12
+# The columns in the HTML and LaTeX tables' order: the count (right-aligned) beside
+# the name, then the columns that wrap when the table is too wide (Type,
+# Formula, Derivation), and their narrowest.
+_COUNT, _WRAPPING, _NARROWEST = 1, (2, 3, 4), 12
 
 
 def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WIDTH) -> str:
     """The table for a terminal, no line wider than ``width``: long cells wrap in their column."""
     rows = report.rows if rows is None else rows
-    header = ["Layer", "Type", "Formula", "Derivation", "Parameters"]
-    body = [[name_cell(r, report), type_cell(r), plain(r.formula), plain(r.derivation), params_cell(r)] for r in rows]
-    total = ["Total", "", "", plain(total_derivation(rows)), fmt(report.total)]
+    header = ["Layer", "Parameters", "Type", "Formula", "Derivation"]
+    body = [[name_cell(r, report), params_cell(r), type_cell(r), plain(r.formula), plain(r.derivation)] for r in rows]
+    total = ["Total", fmt(report.total), "", "", plain(total_derivation(rows))]
     table = [header, *body, total]
     widths = _fit([max(len(line[i]) for line in table) for i in range(len(header))], width)
 
@@ -187,9 +189,7 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
         out = []
         for k in range(max(len(w) for w in wrapped)):
             parts = [(w[k] if k < len(w) else "") for w in wrapped]
-            parts = [
-                p.rjust(wd) if i == len(parts) - 1 else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))
-            ]
+            parts = [p.rjust(wd) if i == _COUNT else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))]
             out.append("  ".join(parts).rstrip())
         return out
 
@@ -231,15 +231,15 @@ def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
         return text.replace("|", r"\|")
 
     out = [
-        "| Layer | Type | Formula | Derivation | Parameters |",
-        "|---|---|---|---|---:|",
+        "| Layer | Parameters | Type | Formula | Derivation |",
+        "|---|---:|---|---|---|",
     ]
     for r in rows:
         out.append(
-            f"| {cell(name_cell(r, report))} | {cell(type_cell(r))} | ${cell(r.formula)}$ | "
-            f"${cell(r.derivation)}$ | {params_cell(r)} |"
+            f"| {cell(name_cell(r, report))} | {params_cell(r)} | {cell(type_cell(r))} | "
+            f"${cell(r.formula)}$ | ${cell(r.derivation)}$ |"
         )
-    out.append(f"| **Total** | | | ${cell(total_derivation(rows))}$ | **{fmt(report.total)}** |")
+    out.append(f"| **Total** | **{fmt(report.total)}** | | | ${cell(total_derivation(rows))}$ |")
     extra = summary_lines(report)
     return "\n".join(out + ([""] + extra if extra else [])) + "\n"
 

@@ -36,10 +36,14 @@ from ..formulas.expr import regroup
 from ..render import fmt, params_cell, state, total_derivation, type_cell
 from ..report import Report, Row, percent
 
-COLUMNS = ("Layer", "Type", "Formula", "Derivation", "Parameters")
+# Each layer's count beside its name, so the two are read together at any width
+# (a phone's too); then the type, whose arguments the formula and derivation use,
+# which scroll in HTML when the table is wider than the page.
+COLUMNS = ("Layer", "Parameters", "Share", "Type", "Formula", "Derivation")
 # Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
-WIDTHS = (14, 18, 18, 23, 15)
-SHAPE_WIDTH, SHARE_WIDTH = 12, 12
+WIDTHS = (16, 14, 10, 17, 18, 25)
+# The output-shape column, when shown, comes after Share.
+SHAPE_AT, SHAPE_WIDTH = 4, 12
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,7 @@ class table_rows(nodes.General, nodes.Element):  # noqa: N801 (docutils node cla
 
 def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes.table:
     spec = table_spec(report, rows, sep)
-    # With an output-shape column between them, the count columns are not pinned together.
-    tbl = nodes.table(classes=["paramcount-table", *(["paramcount-shapes"] if spec.shapes else [])])
+    tbl = nodes.table(classes=["paramcount-table"])
     if caption:
         tbl += nodes.title(caption, caption)
     tbl += table_rows(spec=spec)
@@ -133,9 +136,12 @@ def math(latex: str) -> nodes.math:
 
 
 def expand(spec: TableSpec) -> nodes.tgroup:
-    columns = [*COLUMNS, *(["Output shape"] if spec.shapes else []), "Share"]
+    columns, widths = list(COLUMNS), list(WIDTHS)
+    if spec.shapes:
+        columns.insert(SHAPE_AT, "Output shape")
+        widths.insert(SHAPE_AT, SHAPE_WIDTH)
     group = nodes.tgroup(cols=len(columns))
-    for width in (*WIDTHS, *([SHAPE_WIDTH] if spec.shapes else []), SHARE_WIDTH):
+    for width in widths:
         group += nodes.colspec(colwidth=width)
     head = nodes.thead()
     head += nodes.row("", *(_entry(nodes.Text(c), classes=_HEAD_CLASSES.get(c)) for c in columns))
@@ -146,7 +152,7 @@ def expand(spec: TableSpec) -> nodes.tgroup:
     return group
 
 
-# The count columns' classes on their headers too: the stylesheet keeps both columns in view.
+# The count columns' classes on their headers too: the stylesheet aligns them right.
 _HEAD_CLASSES = {"Parameters": ["paramcount-count"], "Share": ["paramcount-share"]}
 
 
@@ -156,30 +162,33 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
         return nodes.row(
             "",
             _entry(nodes.strong(r.name, r.name)),
+            _entry(nodes.strong(r.params, r.params), classes=["paramcount-count"]),
+            share,
             _entry(),
+            *([_entry()] if shapes else []),
             _entry(),
             _entry(math(r.derivation)),
-            _entry(nodes.strong(r.params, r.params), classes=["paramcount-count"]),
-            *([_entry()] if shapes else []),
-            share,
             classes=["paramcount-total"],
         )
     label: list[nodes.Node] = [nodes.Text(r.type)]
     if r.note:
         label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
-    name: list[nodes.Node] = [nodes.literal(r.name, r.name)]
+    name: list[nodes.Node] = [layer_name(r.name, r.name)]
     if r.state:
         name += [nodes.Text(" "), nodes.inline("", r.state, classes=["paramcount-state"])]
     cells = [
         _entry(*name),
-        _entry(*label),
+        _entry(nodes.Text(r.params), classes=["paramcount-count"]),
+        share,
+        _entry(*label, classes=["paramcount-type"]),
+        *(
+            [_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text(""))]
+            if shapes
+            else []
+        ),
         _entry(math(r.formula)),
         _entry(math(r.derivation)),
-        _entry(nodes.Text(r.params), classes=["paramcount-count"]),
     ]
-    if shapes:
-        cells.append(_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text("")))
-    cells.append(share)
     classes = ["paramcount-detail"] if r.kind == "detail" else []
     if r.state:
         classes.append("paramcount-" + r.state.replace(" ", "-"))
@@ -190,6 +199,21 @@ def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.ent
     para = nodes.paragraph()
     para.extend(children)
     return nodes.entry("", para, classes=classes or [])
+
+
+class layer_name(nodes.literal):  # noqa: N801 (docutils node classes are lower case)
+    """A layer's dotted name; HTML may break it after a dot.  Other builders see a literal."""
+
+
+def visit_layer_name_html(self: Any, node: layer_name) -> None:
+    # <wbr> after each dot: a long name (``model.layers.0.post_attention_layernorm``)
+    # wraps between its parts rather than widen the column or break inside a word,
+    # and a name copied from the page is still the name.
+    parts = node.astext().split(".")
+    self.body.append(self.starttag(node, "code", "", CLASS="docutils literal notranslate paramcount-name"))
+    self.body.append(".<wbr>".join(self.encode(p) for p in parts))
+    self.body.append("</code>")
+    raise nodes.SkipNode
 
 
 class share_bar(nodes.inline):  # noqa: N801 (docutils node classes are lower case)
@@ -372,4 +396,5 @@ def setup_table(app: Any) -> None:
     app.add_node(table_rows, html=(visit_table_rows_html, None))
     # Builders other than HTML render it as a plain inline (Sphinx dispatches by MRO).
     app.add_node(share_bar, html=(visit_share_bar_html, depart_share_bar_html))
+    app.add_node(layer_name, html=(visit_layer_name_html, None))
     app.connect("doctree-read", note_math)
