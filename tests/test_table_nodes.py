@@ -172,5 +172,5 @@ def test_latex_tables_have_our_widths_and_may_break_across_pages(make_app, rootd
     # Three tables, each a longtable with the given widths, not tabulary's guess.
     assert tex.count(r"\begin{longtable}") == 3
     assert "tabulary" not in tex
-    widths = r"{\X{14}{100}\X{18}{100}\X{18}{100}\X{23}{100}\X{15}{100}\X{12}{100}}"
+    widths = r"{\X{16}{100}\X{14}{100}\X{10}{100}\X{17}{100}\X{18}{100}\X{25}{100}}"
     assert tex.count(widths) == 3, tex[tex.index(r"\begin{longtable}") :][:300]
