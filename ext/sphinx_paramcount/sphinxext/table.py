@@ -205,13 +205,31 @@ class layer_name(nodes.literal):  # noqa: N801 (docutils node classes are lower 
     """A layer's dotted name; HTML may break it after a dot.  Other builders see a literal."""
 
 
+# A name wraps only in pieces at least this long: short names never wrap, so
+# their column stays as narrow as they are.
+NAME_PIECE = 24
+
+
+def name_pieces(name: str, width: int = NAME_PIECE) -> list[str]:
+    """``name`` in pieces of up to ``width`` characters, each ending after a dot where possible."""
+    pieces = [""]
+    for part in name.split(".")[:-1]:
+        if pieces[-1] and len(pieces[-1]) + len(part) + 1 > width:
+            pieces.append("")
+        pieces[-1] += part + "."
+    last = name.rpartition(".")[2]
+    if pieces[-1] and len(pieces[-1]) + len(last) > width:
+        pieces.append("")
+    pieces[-1] += last
+    return pieces
+
+
 def visit_layer_name_html(self: Any, node: layer_name) -> None:
-    # <wbr> after each dot: a long name (``model.layers.0.post_attention_layernorm``)
-    # wraps between its parts rather than widen the column or break inside a word,
-    # and a name copied from the page is still the name.
-    parts = node.astext().split(".")
+    # <wbr> between pieces: a long name (``model.layers.0.post_attention_layernorm``)
+    # wraps after a dot rather than widen the column or break inside a word, and a
+    # name copied from the page is still the name.
     self.body.append(self.starttag(node, "code", "", CLASS="docutils literal notranslate paramcount-name"))
-    self.body.append(".<wbr>".join(self.encode(p) for p in parts))
+    self.body.append("<wbr>".join(self.encode(p) for p in name_pieces(node.astext())))
     self.body.append("</code>")
     raise nodes.SkipNode
 
