@@ -8,6 +8,7 @@ from .. import __version__
 from .config import setup_config
 from .directive import ParamcountDirective
 from .nodes import setup_nodes
+from .notebook_outputs import setup_notebook_outputs
 from .problems import setup_problems
 from .reading import setup_reading
 from .role import ParamcountRole
@@ -27,6 +28,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
+    setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
     return {
