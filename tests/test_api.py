@@ -344,26 +344,39 @@ def test_latex_compiles_with_pdflatex(tmp_path):
 # -- notebooks built into docs -----------------------------------------------------------
 
 
-def test_myst_nb_page_shows_the_output_with_math_mathjax_typesets(tmp_path):
-    """The notebook is executed (``nb_execution_mode = "force"``): its output is what ``explain`` shows today.
+def build_notebook_root(root: str, tmp_path: Path) -> Path:
+    """Build ``root`` (its notebook executed at every build) in a subprocess; the output directory.
 
-    In a subprocess: MyST-NB's parsers do not survive another Sphinx app in the process.
+    A subprocess: MyST-NB's parsers do not survive another Sphinx app in the process.
     """
     out = tmp_path / "html"
     build = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(REPO / "tests/roots/test-api-mystnb"), str(out)],
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(REPO / "tests" / "roots" / root), str(out)],
         capture_output=True,
         text=True,
         env=ENV,  # the kernel imports this checkout's sphinx_paramcount
         timeout=300,
     )
     assert build.returncode == 0, build.stderr
-    page = (out / "model.html").read_text(encoding="utf-8")
+    return out
+
+
+def test_myst_nb_page_shows_the_output_with_math_mathjax_typesets(tmp_path):
+    page = (build_notebook_root("test-api-mystnb", tmp_path) / "model.html").read_text(encoding="utf-8")
     output = page.split('<div class="output text_html">')[1]
     assert cells(output).rows[-1] == ["Total", "131,618", "100.0%", "", "", r"\(448 + 131{,}104 + 66\)"]
     assert r'<span class="math notranslate nohighlight">\(16 \times 3 \times 3 \times 3 + 16\)</span>' in output
-    # MathJax is loaded on the page, and told to typeset elements of class "math" (MyST's dollarmath
-    # limits it to its classes): the page's own text has no math, only the output.
+    # MathJax is loaded on the page, though the page's own text has no math (sphinxext/notebook_outputs.py),
+    # and told to typeset elements of class "math": MyST's dollarmath limits it to its classes.
     assert re.search(r'<script defer="defer" src="[^"]*mathjax[^"]*">', page)
     assert '"processHtmlClass": "tex2jax_process|mathjax_process|math|output_area"' in page
     assert "<p>The seed model, counted in the notebook.</p>" in page
+
+
+def test_nbsphinx_page_shows_the_output_with_math_mathjax_typesets(tmp_path):
+    require("nbsphinx test", [] if shutil.which("pandoc") else ["pandoc"])  # nbsphinx converts Markdown cells
+    page = (build_notebook_root("test-api-nbsphinx", tmp_path) / "model.html").read_text(encoding="utf-8")
+    output = page.split('class="output_area rendered_html docutils container">')[1]
+    assert cells(output).rows[1][:2] == ["conv1", "448"]
+    assert r'<span class="math notranslate nohighlight">\(4{,}096 \times 32 + 32\)</span>' in output
+    assert re.search(r'<script defer="defer" src="[^"]*mathjax[^"]*">', page)
