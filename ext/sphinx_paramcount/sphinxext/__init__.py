@@ -8,6 +8,7 @@ from .. import __version__
 from .config import setup_config
 from .directive import ParamcountDirective
 from .nodes import setup_nodes
+from .notebook_outputs import setup_notebook_outputs
 from .problems import setup_problems
 from .reading import setup_reading
 from .role import ParamcountRole
@@ -18,7 +19,8 @@ from .role import ParamcountRole
 # 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
 # 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
 # 5: table rows carry a frozen/trainable state; Total derivations grouped.
-ENV_VERSION = 5
+# 6: the table's cell data (``RowSpec``, ``TableSpec``) moved to the engine's ``tablespec``.
+ENV_VERSION = 6
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -26,6 +28,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
+    setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
     return {
