@@ -177,7 +177,7 @@ def test_latex_tables_have_our_widths_and_may_break_across_pages(make_app, rootd
 
 
 def test_long_names_wrap_after_a_dot_in_pieces_and_short_names_never():
-    from sphinx_paramcount.sphinxext.table import name_pieces
+    from sphinx_paramcount.tablespec import name_pieces
 
     assert name_pieces("conv1") == ["conv1"]
     assert name_pieces("transformer.h.0.attn") == ["transformer.h.0.attn"]

@@ -101,3 +101,22 @@ def columns(spec: TableSpec) -> list[tuple[str, int]]:
     if spec.shapes:
         out.insert(SHAPE_AT, ("Output shape", SHAPE_WIDTH))
     return out
+
+
+# A name wraps only in pieces at least this long: short names never wrap, so
+# their column stays as narrow as they are.
+NAME_PIECE = 24
+
+
+def name_pieces(name: str, width: int = NAME_PIECE) -> list[str]:
+    """``name`` in pieces of up to ``width`` characters, each ending after a dot where possible."""
+    pieces = [""]
+    for part in name.split(".")[:-1]:
+        if pieces[-1] and len(pieces[-1]) + len(part) + 1 > width:
+            pieces.append("")
+        pieces[-1] += part + "."
+    last = name.rpartition(".")[2]
+    if pieces[-1] and len(pieces[-1]) + len(last) > width:
+        pieces.append("")
+    pieces[-1] += last
+    return pieces

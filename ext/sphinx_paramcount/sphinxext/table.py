@@ -32,7 +32,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..report import Report, Row
-from ..tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, table_spec
+from ..tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces, table_spec
 
 
 class table_rows(nodes.General, nodes.Element):  # noqa: N801 (docutils node classes are lower case)
@@ -116,25 +116,6 @@ def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.ent
 
 class layer_name(nodes.literal):  # noqa: N801 (docutils node classes are lower case)
     """A layer's dotted name; HTML may break it after a dot.  Other builders see a literal."""
-
-
-# A name wraps only in pieces at least this long: short names never wrap, so
-# their column stays as narrow as they are.
-NAME_PIECE = 24
-
-
-def name_pieces(name: str, width: int = NAME_PIECE) -> list[str]:
-    """``name`` in pieces of up to ``width`` characters, each ending after a dot where possible."""
-    pieces = [""]
-    for part in name.split(".")[:-1]:
-        if pieces[-1] and len(pieces[-1]) + len(part) + 1 > width:
-            pieces.append("")
-        pieces[-1] += part + "."
-    last = name.rpartition(".")[2]
-    if pieces[-1] and len(pieces[-1]) + len(last) > width:
-        pieces.append("")
-    pieces[-1] += last
-    return pieces
 
 
 def visit_layer_name_html(self: Any, node: layer_name) -> None:
