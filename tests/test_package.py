@@ -24,7 +24,6 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
-import textwrap
 import venv
 import zipfile
 from dataclasses import dataclass
@@ -163,7 +162,9 @@ def test_wheel_holds_the_package_and_nothing_else(dists: Dists) -> None:
 
 
 def test_fresh_venv_imports_the_wheel(fresh_venv: FreshVenv) -> None:
-    shown = run(fresh_venv.python, "-c", "import sphinx_paramcount; print(sphinx_paramcount.__file__)", cwd=fresh_venv.root)
+    shown = run(
+        fresh_venv.python, "-c", "import sphinx_paramcount; print(sphinx_paramcount.__file__)", cwd=fresh_venv.root
+    )
     assert shown.returncode == 0, shown.stderr
     assert Path(shown.stdout.strip()) == fresh_venv.site_packages / "sphinx_paramcount" / "__init__.py"
 
@@ -202,28 +203,40 @@ def test_console_script_of_the_wheel(fresh_venv: FreshVenv) -> None:
 # -- the install instructions -------------------------------------------------------------------
 
 INSTALL_PAGES = ["README.md", "docs/index.rst", "docs/getting-started.rst", "docs/getting-started-myst.md"]
+FROM_AN_INDEX = re.compile(r"pip install (\S+ )*[\"']?sphinx-paramcount\b(?![./\w-])")  # not a path
+CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
 
 
-def test_docs_install_the_wheel_python_m_build_makes(dists: Dists) -> None:
-    """No release is on an index yet: the docs install the wheel ``python -m build`` writes
-    to ``dist/`` (by a pattern that matches its name) or a checkout, never ``pip install
-    sphinx-paramcount`` from an index."""
-    for page in INSTALL_PAGES:
-        text = (REPO / page).read_text()
-        assert not re.search(r"pip install (\S+ )*[\"']?sphinx-paramcount\b(?![./\w-])", text), page
-    wheels = re.findall(r"pip install (dist/\S+\.whl)", (REPO / "docs" / "index.rst").read_text())
-    assert wheels, "docs/index.rst shows how to install the wheel"
+def console_pip(page: str) -> list[str]:
+    """The ``$ pip install ...`` commands of a page's console blocks, in order."""
+    return re.findall(r"^\s*\$ (pip install .*)$", (REPO / page).read_text(), re.M)
+
+
+def test_docs_install_from_a_checkout_or_the_wheel(dists: Dists) -> None:
+    """No release is on an index yet: the pages install a checkout (``pip install .``) or
+    the wheel ``python -m build`` writes to ``dist/`` (by a pattern matching its name), after
+    torch's CPU-only wheel; never ``pip install sphinx-paramcount`` from an index."""
+    assert [page for page in INSTALL_PAGES if FROM_AN_INDEX.search((REPO / page).read_text())] == []
+    front = console_pip("docs/index.rst")
+    assert front[:2] == [CPU_TORCH, "pip install ."]
+    for page in ["docs/getting-started.rst", "docs/getting-started-myst.md"]:
+        assert console_pip(page)[:2] == front[:2], page
+    wheels = [
+        w for page in INSTALL_PAGES for w in re.findall(r"pip install (dist/\S+\.whl)", (REPO / page).read_text())
+    ]
+    assert len(wheels) == 2  # the front page's and the README's
     for pattern in wheels:
         assert fnmatch.fnmatch(f"dist/{dists.wheel.name}", pattern), pattern
 
 
 def test_ci_snippet_installs_torch_cpu_wheel_first() -> None:
     """A CI runner has no GPU: torch's CPU wheel, before the package pulls in the CUDA build."""
-    snippet = (REPO / "docs" / "drift.rst").read_text().split("For GitHub Actions", 1)[1]
-    steps = re.findall(r"- run: (.*)", snippet)
-    torch_step = next(i for i, s in enumerate(steps) if "torch" in s)
-    assert "--index-url https://download.pytorch.org/whl/cpu" in steps[torch_step]
-    assert all("sphinx-paramcount" not in s and "sphinx_paramcount" not in s for s in steps[:torch_step])
+    page = (REPO / "docs" / "drift.rst").read_text()
+    (yaml,) = re.findall(r"^For GitHub Actions.*\n\n\.\. code-block:: yaml\n\n((?:   .*\n|\n)+)", page, re.M)
+    steps = re.findall(r"- run: (.*)", yaml)
+    assert steps[0] == CPU_TORCH
+    assert re.fullmatch(r"pip install \S+/sphinx_paramcount-\*\.whl myst-parser furo", steps[1])
+    assert len(steps) == 4 and steps[3].startswith("sphinx-build -W -n -j auto docs")
 
 
 ISSUE = re.compile(r"\bissues? #?\d+", re.I)
@@ -245,7 +258,7 @@ def test_no_doc_names_an_issue_number() -> None:
 
 # The README's file names: inline code that is a path (``a/b``, ``name.ext``), in prose.
 PATH_LIKE = re.compile(r"^(\.?[\w-]+/)+[\w.-]*$|^[\w-]+\.(py|md|rst|toml|txt|css|json)$")
-USERS_FILES = {"conf.py"}  # the user's, in their own docs folder
+NOT_IN_THE_REPO = {"conf.py", "dist/"}  # the user's; what ``python -m build`` writes
 
 
 def test_readme_names_only_files_that_exist() -> None:
@@ -253,4 +266,4 @@ def test_readme_names_only_files_that_exist() -> None:
     prose = re.sub(r"^(`{3,}).*?^\1", "", readme, flags=re.M | re.S)  # drop fenced blocks
     named = {span for span in re.findall(r"`([^`\s]+)`", prose) if PATH_LIKE.match(span)}
     assert {"tests/test_browser.py", "benchmarks/README.md", "docs/"} <= named  # the check reads them
-    assert sorted(p for p in named - USERS_FILES if not (REPO / p).exists()) == []
+    assert sorted(p for p in named - NOT_IN_THE_REPO if not (REPO / p).exists()) == []
