@@ -37,6 +37,7 @@ from tests.test_reliability import problems
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ext" / "sphinx_paramcount"
 CSS = PACKAGE / "static" / "paramcount.css"
+VERSION = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)[1]  # type: ignore[index]
 CONV = "torch.nn.Conv2d(16, 8, kernel_size=3, padding=1)"  # 16 * 8 * 3 * 3 + 8 = 1,160
 
 # What a checkout has that a build must not see: VCS data, venvs, caches, build outputs.
@@ -126,7 +127,7 @@ def write_site(folder: Path, total: str) -> Path:
 def test_sdist_holds_the_package_and_what_building_it_needs(dists: Dists) -> None:
     with tarfile.open(dists.sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()}
-        css = tar.extractfile(f"sphinx_paramcount-0.1.0/ext/{CSS.relative_to(PACKAGE.parent).as_posix()}")
+        css = tar.extractfile(f"sphinx_paramcount-{VERSION}/ext/{CSS.relative_to(PACKAGE.parent).as_posix()}")
         assert css is not None and css.read() == CSS.read_bytes()
     metadata = {m for m in members if m.startswith("ext/sphinx_paramcount.egg-info/")}
     assert "ext/sphinx_paramcount.egg-info/SOURCES.txt" in metadata
@@ -145,10 +146,10 @@ def test_sdist_holds_the_package_and_what_building_it_needs(dists: Dists) -> Non
 
 
 def test_wheel_holds_the_package_and_nothing_else(dists: Dists) -> None:
-    assert dists.wheel.name == "sphinx_paramcount-0.1.0-py3-none-any.whl"
+    assert dists.wheel.name == f"sphinx_paramcount-{VERSION}-py3-none-any.whl"
     with zipfile.ZipFile(dists.wheel) as whl:
         names = set(whl.namelist())
-        info = "sphinx_paramcount-0.1.0.dist-info/"
+        info = f"sphinx_paramcount-{VERSION}.dist-info/"
         assert {n for n in names if not n.startswith(info)} == package_files()
         assert whl.read("sphinx_paramcount/static/paramcount.css") == CSS.read_bytes()
         entry_points = whl.read(info + "entry_points.txt").decode()
@@ -249,7 +250,7 @@ def test_no_doc_names_an_issue_number() -> None:
     named = [
         f"{f.relative_to(REPO)}:{n}: {line.strip()}"
         for f in files
-        if f.is_file() and f.suffix in {".md", ".rst", ".py", ".txt"} and "_build" not in f.parts
+        if f.is_file() and f.suffix in {".md", ".rst", ".py", ".txt", ".ipynb"} and "_build" not in f.parts
         for n, line in enumerate(f.read_text().splitlines(), 1)
         if ISSUE.search(line)
     ]
