@@ -136,6 +136,7 @@ def test_sdist_holds_the_package_and_what_building_it_needs(dists: Dists) -> Non
     assert members - metadata == {f"ext/{f}" for f in package_files()} | {
         "PKG-INFO",
         "README.md",
+        "LICENSE",
         "MANIFEST.in",
         "pyproject.toml",
         "setup.cfg",
@@ -154,7 +155,9 @@ def test_wheel_holds_the_package_and_nothing_else(dists: Dists) -> None:
         assert whl.read("sphinx_paramcount/static/paramcount.css") == CSS.read_bytes()
         entry_points = whl.read(info + "entry_points.txt").decode()
         metadata = whl.read(info + "METADATA").decode()
+        licence = whl.read(info + "licenses/LICENSE").decode()
     assert "sphinx-paramcount = sphinx_paramcount.cli:main" in entry_points
+    assert licence.startswith("MIT License") and "License-Expression: MIT" in metadata
     requires = re.findall(r"^Requires-Dist: ([\w-]+[^;\n]*)$", metadata, re.M)
     assert requires == ["sphinx>=7.2", "docutils>=0.20", "torch>=2.1"]
 
