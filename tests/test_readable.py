@@ -246,12 +246,29 @@ def test_cli_format_total_and_root() -> None:
     assert run(RESNET, "--root", "layer1", "-f", "total").stdout == "215,808\n"
     data = json.loads(run(RESNET, "--root", "layer1", "-f", "json").stdout)
     assert (data["root"], data["total"], data["rows"][0]["name"]) == ("layer1", 215_808, "0.conv1")
+    # The heading names the sub-module: 215,808 is not ResNet-50's count.
+    assert run(RESNET, "--root", "layer1").stdout.splitlines()[0] == f"{RESNET}, sub-module layer1: 215,808 parameters"
     bad = run(RESNET, "--root", "layer9")
     assert bad.returncode == 2
     assert bad.stderr.splitlines() == [
         "sphinx-paramcount: error [option]: :root: 'layer9' is not a sub-module of ResNet50",
         "  hint: did you mean 'layer4'?",
     ]
+
+
+def test_cli_input_shape_adds_the_output_shape_column_as_the_directive_does() -> None:
+    args = [sys.executable, "-m", "sphinx_paramcount", "tests.models.seed:SimpleNet", "--input-shape", "1, 3, 32, 32"]
+    text = subprocess.run(args, capture_output=True, text=True, check=True, cwd=REPO).stdout.splitlines()
+    assert text[2].startswith("Layer  Parameters  Type                Output shape     Formula ")
+    assert text[4].startswith("conv1         448  Conv2d(3, 16, k=3)  (1, 16, 32, 32)  C_out")
+    md = subprocess.run([*args, "-f", "markdown"], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert md.splitlines()[:3] == [
+        "| Layer | Parameters | Type | Output shape | Formula | Derivation |",
+        "|---|---:|---|---|---|---|",
+        r"| conv1 | 448 | Conv2d(3, 16, k=3) | (1, 16, 32, 32) | $C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}$"
+        r" | $16 \times 3 \times 3 \times 3 + 16$ |",
+    ]
+    assert "| **Total** | **131,618** | | | | $448 + 131{,}104 + 66$ |" in md.splitlines()
 
 
 # -- in a Sphinx build ---------------------------------------------------------------------

@@ -169,17 +169,35 @@ TEXT_WIDTH = 120
 # The columns in the HTML and LaTeX tables' order: the count (right-aligned) beside
 # the name, then the columns that wrap when the table is too wide (Type,
 # Formula, Derivation), and their narrowest.
+# An output-shape column (--input-shape) comes after Type, as in HTML; it does not wrap.
 _COUNT, _WRAPPING, _NARROWEST = 1, (2, 3, 4), 12
+
+
+def _with_shape(cells: list[str], shape: str | None) -> list[str]:
+    """``cells`` (Layer, Parameters, Type, Formula, Derivation) with the output shape after Type."""
+    return cells if shape is None else [*cells[:3], shape, *cells[3:]]
 
 
 def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WIDTH) -> str:
     """The table for a terminal, no line wider than ``width``: long cells wrap in their column."""
     rows = report.rows if rows is None else rows
-    header = ["Layer", "Parameters", "Type", "Formula", "Derivation"]
-    body = [[name_cell(r, report), params_cell(r), type_cell(r), plain(r.formula), plain(r.derivation)] for r in rows]
-    total = ["Total", fmt(report.total), "", "", plain(total_derivation(rows))]
+    shapes = any(r.output_shape for r in rows)
+
+    def shape(text: str) -> str | None:
+        return text if shapes else None
+
+    header = _with_shape(["Layer", "Parameters", "Type", "Formula", "Derivation"], shape("Output shape"))
+    body = [
+        _with_shape(
+            [name_cell(r, report), params_cell(r), type_cell(r), plain(r.formula), plain(r.derivation)],
+            shape(r.output_shape),
+        )
+        for r in rows
+    ]
+    total = _with_shape(["Total", fmt(report.total), "", "", plain(total_derivation(rows))], shape(""))
     table = [header, *body, total]
-    widths = _fit([max(len(line[i]) for line in table) for i in range(len(header))], width)
+    wrapping = (2, 4, 5) if shapes else _WRAPPING
+    widths = _fit([max(len(line[i]) for line in table) for i in range(len(header))], width, wrapping)
 
     def lines(cells: list[str]) -> list[str]:
         wrapped = [
@@ -194,7 +212,9 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
         return out
 
     rule = "  ".join("-" * w for w in widths)
-    out = [f"{report.target}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
+    # With --root the count is the sub-module's: the heading must not credit it to the model.
+    counted_of = f"{report.target}, sub-module {report.root}" if report.root else report.target
+    out = [f"{counted_of}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
     for b in body:
         out += lines(b)
     out += [rule, *lines(total)]
@@ -208,11 +228,11 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
     return "\n".join(out) + "\n"
 
 
-def _fit(widths: list[int], width: int) -> list[int]:
+def _fit(widths: list[int], width: int, wrapping: tuple[int, ...] = _WRAPPING) -> list[int]:
     """Column widths whose line fits in ``width``: the widest wrapping column gives way first."""
     widths = list(widths)
     while sum(widths) + 2 * (len(widths) - 1) > width:
-        i = max(_WRAPPING, key=lambda k: widths[k])
+        i = max(wrapping, key=lambda k: widths[k])
         if widths[i] <= _NARROWEST:
             break
         widths[i] -= 1
@@ -230,16 +250,17 @@ def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
     def cell(text: str) -> str:
         return text.replace("|", r"\|")
 
-    out = [
-        "| Layer | Parameters | Type | Formula | Derivation |",
-        "|---|---:|---|---|---|",
-    ]
+    shapes = any(r.output_shape for r in rows)
+
+    def line(cells: list[str], shape: str) -> str:
+        return "|" + "|".join(f" {c} " if c else " " for c in _with_shape(cells, shape if shapes else None)) + "|"
+
+    out = [line(["Layer", "Parameters", "Type", "Formula", "Derivation"], "Output shape")]
+    out.append(line(["---", "---:", "---", "---", "---"], "---").replace(" ", ""))
     for r in rows:
-        out.append(
-            f"| {cell(name_cell(r, report))} | {params_cell(r)} | {cell(type_cell(r))} | "
-            f"${cell(r.formula)}$ | ${cell(r.derivation)}$ |"
-        )
-    out.append(f"| **Total** | **{fmt(report.total)}** | | | ${cell(total_derivation(rows))}$ |")
+        cells = [cell(name_cell(r, report)), params_cell(r), cell(type_cell(r)), f"${cell(r.formula)}$"]
+        out.append(line([*cells, f"${cell(r.derivation)}$"], r.output_shape))
+    out.append(line(["**Total**", f"**{fmt(report.total)}**", "", "", f"${cell(total_derivation(rows))}$"], ""))
     extra = summary_lines(report)
     return "\n".join(out + ([""] + extra if extra else [])) + "\n"
 
