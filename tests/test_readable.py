@@ -103,6 +103,13 @@ def test_root_starts_the_table_at_a_submodule() -> None:
     )
     assert not result.mismatches and not result.unknown
     assert report.bytes_by_dtype == {"float32": 215_808 * 4}
+    # A stale number says whose count it is: layer1's, not ResNet-50's.
+    stale = check(report, rows, [Claim(ClaimKey("total"), parse_stated("215,000"))]).mismatches
+    assert (
+        stale[0].message
+        == f"stated total 215,000 for {RESNET}, sub-module layer1, but the model has 215,808: +808 (+0.38%)"
+    )
+    assert render.to_text(report, rows).splitlines()[0] == f"{RESNET}, sub-module layer1: 215,808 parameters"
 
 
 def test_root_that_is_no_submodule_is_an_option_error() -> None:

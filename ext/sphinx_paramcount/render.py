@@ -213,8 +213,7 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
 
     rule = "  ".join("-" * w for w in widths)
     # With --root the count is the sub-module's: the heading must not credit it to the model.
-    counted_of = f"{report.target}, sub-module {report.root}" if report.root else report.target
-    out = [f"{counted_of}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
+    out = [f"{report.subject}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
     for b in body:
         out += lines(b)
     out += [rule, *lines(total)]

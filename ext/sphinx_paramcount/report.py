@@ -118,6 +118,11 @@ class Report:
         return sum(b.numel for b in self.buffers)
 
     @property
+    def subject(self) -> str:
+        """What the total counts: the target, or ``target, sub-module root`` under ``:root:``."""
+        return f"{self.target}, sub-module {self.root}" if self.root else self.target
+
+    @property
     def type_name(self) -> str:
         root = next((m for m in self.modules if m.name == ""), None)
         return root.type if root else ""

@@ -310,4 +310,4 @@ def claim_counts(report: Report, rows: list[Row]) -> dict[ClaimKey, int]:
 
 def check(report: Report, rows: list[Row], claims: Iterable[Claim]) -> Check:
     """Check stated claims against the rows a table shows (``view``)."""
-    return check_claims(report.target, claim_counts(report, rows), claims)
+    return check_claims(report.subject, claim_counts(report, rows), claims)
