@@ -85,6 +85,19 @@ def test_text_table_fits_a_narrow_width() -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
 
 
+def test_text_table_keeps_its_columns_when_a_word_is_wider_than_the_terminal_allows() -> None:
+    # "transformer.wte.weight", "Embedding(50257,": a word longer than its shrunk column
+    # once ran into the next column and past the terminal's edge (100 columns at 90).
+    report = explain("transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1))")
+    for width in (72, 90, 100):
+        lines = render.to_text(report, view(report, 2), width=width).splitlines()
+        table = lines[2 : 2 + next(i for i, line in enumerate(lines[2:]) if not line)]
+        assert max(len(line) for line in table) <= width, (width, table)
+        starts = [i + 3 for i in range(len(table[1])) if table[1][i : i + 3] == "-  "]
+        for line in table:
+            assert all(line[k - 2 : k] in ("  ", " ", "") for k in starts), (width, line)
+
+
 # -- a sub-tree ----------------------------------------------------------------------------
 
 

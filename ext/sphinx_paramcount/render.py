@@ -197,12 +197,19 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
     total = _with_shape(["Total", fmt(report.total), "", "", plain(total_derivation(rows))], shape(""))
     table = [header, *body, total]
     wrapping = (2, 4, 5) if shapes else _WRAPPING
-    widths = _fit([max(len(line[i]) for line in table) for i in range(len(header))], width, wrapping)
+    natural = [max(len(line[i]) for line in table) for i in range(len(header))]
+    # A column narrower than its longest word (plus a continuation line's indent) would
+    # let that word run into the next column: shrink to it first, break words only if
+    # the table cannot fit otherwise.
+    whole = [
+        min(natural[i], 2 + max(len(w) for line in table for w in line[i].split() or [""])) for i in range(len(header))
+    ]
+    widths = _fit(natural, width, wrapping, whole)
 
     def lines(cells: list[str]) -> list[str]:
         wrapped = [
-            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
-            for c, w in zip(cells, widths)
+            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=w < f, break_on_hyphens=False) or [""]
+            for c, w, f in zip(cells, widths, whole)
         ]
         out = []
         for k in range(max(len(w) for w in wrapped)):
@@ -227,14 +234,21 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
     return "\n".join(out) + "\n"
 
 
-def _fit(widths: list[int], width: int, wrapping: tuple[int, ...] = _WRAPPING) -> list[int]:
-    """Column widths whose line fits in ``width``: the widest wrapping column gives way first."""
+def _fit(
+    widths: list[int], width: int, wrapping: tuple[int, ...] = _WRAPPING, floors: list[int] | None = None
+) -> list[int]:
+    """Column widths whose line fits in ``width``: the widest wrapping column gives way first.
+
+    Each gives way down to its floor (its longest word) first, then, if the line is
+    still too wide, down to ``_NARROWEST``.
+    """
     widths = list(widths)
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        i = max(wrapping, key=lambda k: widths[k])
-        if widths[i] <= _NARROWEST:
-            break
-        widths[i] -= 1
+    for floor in ([max(f, _NARROWEST) for f in floors] if floors else None, None):
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            open_ = [k for k in wrapping if widths[k] > (floor[k] if floor else _NARROWEST)]
+            if not open_:
+                break
+            widths[max(open_, key=lambda k: widths[k])] -= 1
     return widths
 
 
