@@ -20,7 +20,7 @@ from .report import Report, Row, percent
 COLUMNS = ("Layer", "Parameters", "Share", "Type", "Formula", "Derivation")
 # Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
 WIDTHS = (16, 14, 10, 17, 18, 25)
-# The output-shape column, when shown, comes after Share.
+# The output-shape column, when shown, comes after Type.
 SHAPE_AT, SHAPE_WIDTH = 4, 12
 # The count columns' classes on their headers too: the stylesheets align them right.
 HEAD_CLASSES = {"Parameters": ["paramcount-count"], "Share": ["paramcount-share"]}
