@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sphinx_paramcount import render
 from sphinx_paramcount.api import explain
@@ -321,3 +322,25 @@ def test_root_frozen_and_tied_rows_in_html(app, warning):
     assert "index.rst:17:" in problems[0] and "[paramcount.option]" in problems[0]
     assert ":root: 'layer9' is not a sub-module of ResNet50" in problems[0]
     assert app.statuscode == 1
+
+
+def test_total_derivation_is_short_and_groups_only_neighbours() -> None:
+    """Found by a tester: a full ResNet-50 table's Total was a 24-term sum, and Llama's
+    embedding and untied head read ``2 × 131,072,000`` as if they were a repeated block."""
+    resnet = explain(RESNET)
+    assert render.total_derivation(resnet.rows) == (
+        "9{,}408 + 128 + 215{,}808 + 1{,}219{,}584 + 7{,}098{,}368 + 14{,}964{,}736 + 2{,}049{,}000"
+    )
+    assert latex_value(render.total_derivation(resnet.rows)) == resnet.total == 25_557_032
+    llama = explain("transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig())")
+    shown = view(llama, None)
+    assert render.total_derivation(shown) == "131{,}072{,}000 + 6{,}476{,}267{,}520 + 4{,}096 + 131{,}072{,}000"
+    # Few rows: listed, equal neighbours grouped.
+    nn = torch.nn
+    few = explain(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2), nn.Linear(2, 4)))
+    assert render.total_derivation(few.rows) == r"2 \times 20 + 10 + 12"
+    # Many rows in one wrapper: its parts a level down, each summed (twelve 2-row blocks here).
+    blocks = [nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1)) for _ in range(4)]
+    wrapped = explain(nn.Sequential(nn.Sequential(*blocks, nn.Linear(3, 5))), expand_repeats=True)
+    assert len(wrapped.rows) == 9
+    assert render.total_derivation(wrapped.rows) == r"4 \times 16 + 20"

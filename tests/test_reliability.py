@@ -291,7 +291,9 @@ def test_parametrized_pruned_quantized_zero_views_and_shared_tables(app, warning
     assert list(shared) == ["a", "b", "c", "norm1", "blocks.0", "blocks.1", "extra.0", "Total"]
     assert "blocks.0 is norm1, counted there" in shared["blocks.0"][3]
     assert [shared[n][1] for n in ("a", "b", "c")] == ["42", "6", "0"]
-    assert "weight is a.weight (counted there)" in shared["c"][3]
+    # A row whose every tensor is tied says so once, in its formula, not again in a note.
+    assert shared["c"][3] == "Linear(6, 6, bias=False)"
+    assert shared["c"][-2:] == [r"\(\text{tied to }\mathtt{a.weight}\)"] * 2
     assert "The end of the page." in soup.get_text()
 
 

@@ -10,7 +10,7 @@ import json
 import re
 import textwrap
 
-from .count import compact_sum
+from .count import compact_sum, latex_int
 from .formulas.expr import latex_sep, unlatex_text
 from .report import Report, Row, percent
 
@@ -68,9 +68,53 @@ def plural(n: int, word: str, sep: str = ",") -> str:
     return f"{fmt(n, sep)} {word}{'' if n == 1 else 's'}"
 
 
+#: The most terms a Total derivation shows before its rows are summed by part.
+TOTAL_TERMS = 8
+
+
 def total_derivation(rows: list[Row]) -> str:
-    r"""The Total row's derivation: the counted rows, equal ones grouped (``4 \times 70{,}400 + ...``)."""
-    return compact_sum([r.params for r in counted(rows)])
+    r"""The Total row's derivation, short: the whole sum is the derivation format's.
+
+    The counted rows, where they are few (``448 + 131{,}104 + 66``), a run of
+    equal neighbours grouped (``2 \times 70{,}400``); otherwise
+    the model's top-level parts, each summed (ResNet-50's ``9{,}408 + 128 +
+    215{,}808 + ...``, seven terms for 161 rows), grouped the same way. It
+    evaluates to the total either way.
+    """
+    counted_rows = [r for r in counted(rows) if r.params]
+    if not counted_rows:
+        return "0"
+    runs = _runs([r.params for r in counted_rows])
+    if len(runs) > TOTAL_TERMS:
+        parts = _parts(counted_rows, 1)
+        if len(parts) == 1:  # one wrapper holds everything (``model.``, ``backbone.``): a level down
+            parts = _parts(counted_rows, 2)
+        runs = _runs(parts)
+    if len(runs) > TOTAL_TERMS:  # a flat model of many different layers: all equal terms grouped
+        return compact_sum([r.params for r in counted_rows])
+    # Only neighbours are grouped: equal layers apart (an embedding and its
+    # untied head) are not a repeated block.
+    return " + ".join(f"{k} \\times {latex_int(v)}" if k > 1 else latex_int(v) for k, v in runs)
+
+
+def _parts(rows: list[Row], level: int) -> list[int]:
+    """The rows' counts summed by the first ``level`` parts of their names, in order."""
+    sums: dict[str, int] = {}
+    for r in rows:
+        key = ".".join(r.name.split(".")[:level])
+        sums[key] = sums.get(key, 0) + r.params
+    return list(sums.values())
+
+
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    """``[5, 7, 7, 5]`` -> ``[(1, 5), (2, 7), (1, 5)]``: consecutive equal values counted."""
+    runs: list[tuple[int, int]] = []
+    for v in values:
+        if runs and runs[-1][1] == v:
+            runs[-1] = (runs[-1][0] + 1, v)
+        else:
+            runs.append((1, v))
+    return runs
 
 
 def mixed(report: Report) -> bool:
