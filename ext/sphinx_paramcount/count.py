@@ -74,7 +74,7 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
             quantized.append((name, f"{type(module).__module__}.{type(module).__qualname__}"))
         found = registry.lookup(type(module))
         label = _label(module, found)
-        modules.append(ModuleInfo(name, type(module).__name__, label))
+        modules.append(ModuleInfo(name, type(module).__name__, label, class_path(type(module))))
         if any(c == "" or name == c or name.startswith(c + ".") for c in covered):
             continue
         recurse = bool(found and found[0].covers_children)
@@ -356,6 +356,7 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         name=name,
         type=type(module).__name__,
         label=label,
+        class_path=class_path(type(module)),
         depth=name.count(".") + 1 if name else 0,
         params=sum(t.numel for t in fresh),
         trainable=sum(t.numel for t in fresh if t.trainable),
@@ -366,6 +367,11 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         family=family,
         note=_joined(note, tied),
     )
+
+
+def class_path(cls: type) -> str:
+    """``torch.nn.modules.conv.Conv2d``: where a class is defined, as documentation inventories name it."""
+    return f"{getattr(cls, '__module__', '')}.{getattr(cls, '__qualname__', cls.__name__)}".lstrip(".")
 
 
 def tied_latex(shared: list[Tensor]) -> str:

@@ -6,7 +6,9 @@ from typing import Any
 
 from .. import __version__
 from .config import setup_config
+from .autodoc import setup_autodoc
 from .directive import ParamcountDirective
+from .links import setup_links
 from .nodes import setup_nodes
 from .problems import setup_problems
 from .reading import setup_reading
@@ -18,16 +20,20 @@ from .role import ParamcountRole
 # 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
 # 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
 # 5: table rows carry a frozen/trainable state; Total derivations grouped.
-ENV_VERSION = 5
+# 6: rows carry their layer's class path (links to its documentation).
+ENV_VERSION = 6
 
 
 def setup(app: Any) -> dict[str, Any]:
     setup_config(app)
+    # Before the tables' own post-transforms of its priority, which expand the rows it links.
+    setup_links(app)
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
+    setup_autodoc(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

@@ -61,6 +61,9 @@ class RowSpec:
     share: float  # percent, rounded to 0.1 for the bar
     share_text: str
     state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
+    type_path: str = ""  # the layer class, ``torch.nn.modules.conv.Conv2d`` (``Row.class_path``)
+    # Its documentation, found when the page is written (``links.LinkTypes``): "" for none.
+    type_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 share=share,
                 share_text=share_text,
                 state=state(r, report),
+                type_path=r.class_path,
             )
         )
     share, share_text = _share(report.total, report.total, False)
@@ -170,7 +174,7 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
             _entry(math(r.derivation)),
             classes=["paramcount-total"],
         )
-    label: list[nodes.Node] = [nodes.Text(r.type)]
+    label: list[nodes.Node] = [_type_text(r)]
     if r.note:
         label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
     name: list[nodes.Node] = [layer_name(r.name, r.name)]
@@ -193,6 +197,20 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
     if r.state:
         classes.append("paramcount-" + r.state.replace(" ", "-"))
     return nodes.row("", *cells, classes=classes)
+
+
+def _type_text(r: RowSpec) -> nodes.Node:
+    """The Type cell's text; a link to the layer class's documentation where one was found."""
+    if not r.type_uri:
+        return nodes.Text(r.type)
+    return nodes.reference(
+        r.type,
+        r.type,
+        refuri=r.type_uri,
+        reftitle=r.type_path,
+        internal="://" not in r.type_uri,
+        classes=["paramcount-type-link"],
+    )
 
 
 def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
