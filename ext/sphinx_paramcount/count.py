@@ -370,8 +370,8 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
 
 
 def class_path(cls: type) -> str:
-    """``torch.nn.modules.conv.Conv2d``: where a class is defined, as documentation inventories name it."""
-    return f"{getattr(cls, '__module__', '')}.{getattr(cls, '__qualname__', cls.__name__)}".lstrip(".")
+    """``torch.nn.modules.conv:Conv2d``: where a class is defined, module and qualified name apart."""
+    return f"{getattr(cls, '__module__', '')}:{getattr(cls, '__qualname__', cls.__name__)}"
 
 
 def tied_latex(shared: list[Tensor]) -> str:

@@ -1,7 +1,7 @@
 """The Type cell as a link to the layer class's documentation.
 
 A row knows its layer's class by where it is defined
-(``torch.nn.modules.conv.Conv2d``); documentation names it where it is
+(``torch.nn.modules.conv:Conv2d``); documentation names it where it is
 documented (``torch.nn.Conv2d``).  So each shorter name is tried too
 (``torch.nn.modules.Conv2d``, ``torch.nn.Conv2d``, ``torch.Conv2d``): the first
 that this project's own ``py:class`` objects or an intersphinx inventory hold
@@ -27,18 +27,15 @@ from .table import table_rows
 
 
 def candidate_names(class_path: str) -> list[str]:
-    """``a.b.c.Cls`` -> ``a.b.c.Cls``, ``a.b.Cls``, ``a.Cls``: the names a class may be documented under.
+    """``a.b.c:Cls`` -> ``a.b.c.Cls``, ``a.b.Cls``, ``a.Cls``: the dotted names a class may be documented under.
 
-    A nested class (``mod.Outer.Inner``) keeps its outer class: only module parts are dropped.
+    Only module parts are dropped: a nested class (``mod:Outer.Inner``) keeps its outer class.
     """
-    module, _, name = class_path.rpartition(".")
-    if not module:
-        return [class_path] if class_path else []
-    # ``module.qualname``: the qualname's dots are the class's own; the module's are where it may be re-exported.
-    parts = module.split(".")
-    while len(parts) > 1 and parts[-1][:1].isupper():  # an outer class of a nested one
-        name = f"{parts.pop()}.{name}"
-    return [".".join([*parts[:cut], name]) for cut in range(len(parts), 0, -1)]
+    module, _, qualname = class_path.rpartition(":")
+    if not qualname:
+        return []
+    parts = module.split(".") if module else []
+    return [".".join([*parts[:cut], qualname]) for cut in range(len(parts), -1, -1) if cut or not parts]
 
 
 class LinkTypes(SphinxPostTransform):

@@ -61,7 +61,7 @@ class RowSpec:
     share: float  # percent, rounded to 0.1 for the bar
     share_text: str
     state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
-    type_path: str = ""  # the layer class, ``torch.nn.modules.conv.Conv2d`` (``Row.class_path``)
+    type_path: str = ""  # the layer class, ``torch.nn.modules.conv:Conv2d`` (``Row.class_path``)
     # Its documentation, found when the page is written (``links.LinkTypes``): "" for none.
     type_uri: str = ""
 
@@ -207,7 +207,7 @@ def _type_text(r: RowSpec) -> nodes.Node:
         r.type,
         r.type,
         refuri=r.type_uri,
-        reftitle=r.type_path,
+        reftitle=r.type_path.replace(":", "."),
         internal="://" not in r.type_uri,
         classes=["paramcount-type-link"],
     )
