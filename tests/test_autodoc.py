@@ -133,7 +133,7 @@ def test_drift_in_a_docstring_and_a_failing_class_are_located_in_the_py_file(app
     testroot="autodoc",
     freshenv=True,
     confoverrides={
-        "paramcount_autodoc_options": {"total": "10", "depht": 1},
+        "paramcount_autodoc_options": {"total": "10", "depht": 1, "depth": "one", "format": "total"},
         "paramcount_autodoc_targets": {f"{MODELS}.Block": "Block(3"},
     },
 )
@@ -143,8 +143,14 @@ def test_bad_autodoc_config_fails_the_build_located_at_conf_py(app, status, warn
     text = re.sub(r"\x1b\[[0-9;]*m", "", warning.getvalue())
     assert "paramcount_autodoc_options: 'total' is not an option every table can share" in text
     assert "paramcount_autodoc_options: 'depht' is not an option every table can share" in text
+    assert "paramcount_autodoc_options: 'depth': :depth: 'one' is not a whole number of 0 or more" in text
     assert f"paramcount_autodoc_targets: '{MODELS}.Block':" in text
     assert all("conf.py:" in line for line in text.splitlines() if "paramcount_autodoc" in line)
+    # The bad entries are left out, so no class reports them again; the good one is used.
+    assert _summary(status.getvalue()) == []
+    soup = BeautifulSoup((app.outdir / "index.html").read_text(), "html.parser")
+    small = soup.find("dt", id=f"{MODELS}.Small").find_next_sibling("dd")
+    assert small.select_one("p.paramcount").get_text() == "58"
 
 
 # -- which classes get a table ---------------------------------------------------------------

@@ -75,6 +75,11 @@ def test_type_cells_link_to_pytorch_through_intersphinx_and_to_the_project(make_
     stem = soup.select_one("td.paramcount-type a")
     assert set(stem["class"]) == {"reference", "external", "paramcount-type-link"}
     assert stem["title"] == "torch.nn.modules.conv.Conv2d"
+    # On the page that documents Block, the link is to its anchor there.
+    assert _type_cells((app.outdir / "index.html").read_text())["block"] == (
+        "Block: Linear",
+        "#tests.models.linked.Block",
+    )
 
 
 def test_without_intersphinx_nitpicky_build_is_clean_and_only_the_project_links(make_app, tmp_path):

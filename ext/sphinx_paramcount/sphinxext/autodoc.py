@@ -31,7 +31,7 @@ from sphinx.util import logging
 
 from ..count import class_path
 from ..errors import TargetError
-from ..options import OPTIONS
+from ..options import OPTIONS, parse_options
 from ..target import parse_target
 from .reading import _DIRECTIVE
 
@@ -129,17 +129,28 @@ def _skip(name: str, why: str) -> None:
 def config_errors(app: Any, config: Any) -> list[str]:
     """What is wrong in ``paramcount_autodoc_options`` and ``paramcount_autodoc_targets`` (types are checked already).
 
-    Each message starts with the value's name (``config.check_config`` locates it in conf.py).
+    Each message starts with the value's name (``config.check_config`` locates
+    it in conf.py); a bad entry is left out, so it is not reported again at
+    every class.
     """
     errors = []
     if config.paramcount_autodoc and "sphinx.ext.autodoc" not in app.extensions:
         errors.append("paramcount_autodoc adds tables to what autodoc documents: add 'sphinx.ext.autodoc' to extensions")
+    shared = ", ".join(o for o in OPTIONS if o not in _PER_TABLE)
+    options = {}
     for key, value in config.paramcount_autodoc_options.items():
         if key not in OPTIONS or key in _PER_TABLE:
-            allowed = ", ".join(o for o in OPTIONS if o not in _PER_TABLE)
-            errors.append(f"paramcount_autodoc_options: {key!r} is not an option every table can share ({allowed})")
-        elif not isinstance(value, (str, int, bool)) or value is None:
+            errors.append(f"paramcount_autodoc_options: {key!r} is not an option every table can share ({shared})")
+        elif not isinstance(value, (str, int)):
             errors.append(f"paramcount_autodoc_options: {key!r} must be a string, a number or True, not {value!r}")
+        else:
+            lines = option_lines({key: value})
+            parsed = parse_options([(key, line.split(":", 2)[2].strip() or None) for line in lines])
+            errors += [f"paramcount_autodoc_options: {key!r}: {e.message}" for e in parsed.errors]
+            if not parsed.errors:
+                options[key] = value
+    config.paramcount_autodoc_options = options
+    targets = {}
     for key, target in config.paramcount_autodoc_targets.items():
         if not isinstance(key, str) or not (target is None or isinstance(target, str)):
             errors.append(
@@ -152,6 +163,9 @@ def config_errors(app: Any, config: Any) -> list[str]:
                 parse_target(target)
         except TargetError as exc:
             errors.append(f"paramcount_autodoc_targets: {key!r}: {exc.message}")
+            continue
+        targets[key] = target
+    config.paramcount_autodoc_targets = targets
     return errors
 
 

@@ -72,7 +72,10 @@ class LinkTypes(SphinxPostTransform):
             from sphinx.ext.intersphinx import resolve_reference_detect_inventory
 
             ref = resolve_reference_detect_inventory(self.env, xref, contnode)
-        return str(ref.get("refuri", "")) if isinstance(ref, nodes.reference) else ""
+        if not isinstance(ref, nodes.reference):
+            return ""
+        # A class documented on the same page is a ``refid``, not a ``refuri``.
+        return str(ref["refuri"]) if "refuri" in ref else f"#{ref['refid']}" if "refid" in ref else ""
 
 
 def setup_links(app: Any) -> None:
