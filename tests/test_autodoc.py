@@ -181,7 +181,9 @@ def test_which_classes_get_a_table():
         f"{here}._Args(3, bias=True)"
     )
     # Keys may name the class where autodoc documents it, or where it is defined, with a colon or a dot.
-    assert table_target("pkg.Reexported", _NoArgs, {f"{here}:_NoArgs": None}) is None
+    assert table_target("pkg._NoArgs", _NoArgs, {f"{here}:_NoArgs": None}) is None
+    assert table_target("pkg._NoArgs", _NoArgs, {"pkg:_NoArgs": f"{here}._NoArgs(4)"}) == f"{here}._NoArgs(4)"
+    assert table_target("pkg._NoArgs", _NoArgs, {}) == f"{here}:_NoArgs"
     assert table_target(f"{here}._Abstract", _Abstract, {}) is None
     assert table_target(f"{here}.Alias", _NoArgs, {}) is None  # autodoc shows "alias of _NoArgs"
     assert table_target("torch.nn.Sequential", nn.Sequential, {}) is None  # PyTorch's own

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .config import setup_config
 from .autodoc import setup_autodoc
+from .config import setup_config
 from .directive import ParamcountDirective
 from .links import setup_links
 from .nodes import setup_nodes

@@ -69,25 +69,32 @@ def table_target(name: str, cls: type, targets: dict[str, str | None]) -> str | 
     nn = sys.modules.get("torch.nn")  # a Module subclass was imported, so torch was too
     if nn is None or not issubclass(cls, nn.Module):
         return None
-    path = class_path(cls)
     given = {key.replace(":", "."): value for key, value in targets.items()}
-    for key in (name, path):
+    for key in (name, class_path(cls).replace(":", ".")):
         if key in given:
             return given[key]
+    why = _no_table(name, cls)
+    if why:
+        logger.verbose(f"paramcount: no table for {name} under autodoc: {why}")
+        return None
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _no_table(name: str, cls: type) -> str:
+    """Why a Module subclass gets no table by itself ("" if it does)."""
     if name.rpartition(".")[2] != cls.__name__:
-        return _skip(name, "autodoc documents it as an alias")
+        return "autodoc documents it as an alias"
     if cls.__module__ == "torch" or cls.__module__.startswith("torch."):
-        return _skip(name, "it is PyTorch's own class")
+        return "it is PyTorch's own class"
     if "<locals>" in cls.__qualname__ or inspect.isabstract(cls):
-        return _skip(name, "it cannot be imported by name or is abstract")
+        return "it cannot be imported by name, or is abstract"
     required = required_arguments(cls)
     if required:
-        return _skip(
-            name,
+        return (
             f"it needs the argument{'s' if len(required) > 1 else ''} {', '.join(required)}; give it a target in "
-            f'paramcount_autodoc_targets, e.g. {{"{name}": "{name}(...)"}}',
+            f'paramcount_autodoc_targets, e.g. {{"{name}": "{name}(...)"}}'
         )
-    return f"{cls.__module__}:{cls.__qualname__}"
+    return ""
 
 
 def required_arguments(cls: type) -> list[str]:
@@ -121,11 +128,6 @@ def _has_directive(cls: type, lines: list[str]) -> bool:
     return any(_DIRECTIVE.search(text) for text in texts)
 
 
-def _skip(name: str, why: str) -> None:
-    logger.verbose(f"paramcount: no table for {name} under autodoc: {why}")
-    return None
-
-
 def config_errors(app: Any, config: Any) -> list[str]:
     """What is wrong in ``paramcount_autodoc_options`` and ``paramcount_autodoc_targets`` (types are checked already).
 
@@ -135,7 +137,9 @@ def config_errors(app: Any, config: Any) -> list[str]:
     """
     errors = []
     if config.paramcount_autodoc and "sphinx.ext.autodoc" not in app.extensions:
-        errors.append("paramcount_autodoc adds tables to what autodoc documents: add 'sphinx.ext.autodoc' to extensions")
+        errors.append(
+            "paramcount_autodoc adds tables to what autodoc documents: add 'sphinx.ext.autodoc' to extensions"
+        )
     shared = ", ".join(o for o in OPTIONS if o not in _PER_TABLE)
     options = {}
     for key, value in config.paramcount_autodoc_options.items():
