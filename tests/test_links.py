@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
@@ -46,16 +48,18 @@ def _type_cells(html: str) -> dict[str, tuple[str, str | None]]:
     return cells
 
 
-def _build(make_app, tmp_path: Path, builder: str = "html", **confoverrides):
+def _build(make_app, tmp_path: Path, builder: str = "html", **confoverrides) -> tuple[Any, str]:
+    """The app, and its warnings."""
     srcdir = tmp_path / "src"
     shutil.copytree(ROOTS / "test-links", srcdir)
-    app = make_app(builder, srcdir=srcdir, freshenv=True, confoverrides=confoverrides)
+    warning = io.StringIO()
+    app = make_app(builder, srcdir=srcdir, freshenv=True, confoverrides=confoverrides, warning=warning)
     app.build()
-    return app
+    return app, warning.getvalue()
 
 
 def test_type_cells_link_to_pytorch_through_intersphinx_and_to_the_project(make_app, tmp_path, torch_inventory):
-    app = _build(
+    app, warnings = _build(
         make_app,
         tmp_path,
         extensions=["sphinx_paramcount", "sphinx.ext.intersphinx"],
@@ -63,7 +67,7 @@ def test_type_cells_link_to_pytorch_through_intersphinx_and_to_the_project(make_
         nitpicky=True,
     )
     assert app.statuscode == 0
-    assert app.warning.getvalue() == ""
+    assert warnings == ""
     cells = _type_cells((app.outdir / "sub" / "page.html").read_text())
     assert cells == {
         # Conv2d's class is torch.nn.modules.conv.Conv2d; PyTorch documents it as torch.nn.Conv2d.
@@ -83,16 +87,16 @@ def test_type_cells_link_to_pytorch_through_intersphinx_and_to_the_project(make_
 
 
 def test_without_intersphinx_nitpicky_build_is_clean_and_only_the_project_links(make_app, tmp_path):
-    app = _build(make_app, tmp_path, nitpicky=True)
+    app, warnings = _build(make_app, tmp_path, nitpicky=True)
     assert app.statuscode == 0
-    assert app.warning.getvalue() == ""
+    assert warnings == ""
     cells = _type_cells((app.outdir / "sub" / "page.html").read_text())
     assert cells["stem"] == ("Conv2d(3, 4, k=3)", None)
     assert cells["block"] == ("Block: Linear", "../index.html#tests.models.linked.Block")
 
 
 def test_latex_writes_the_link_without_a_warning(make_app, tmp_path, torch_inventory):
-    app = _build(
+    app, warnings = _build(
         make_app,
         tmp_path,
         "latex",
@@ -101,7 +105,7 @@ def test_latex_writes_the_link_without_a_warning(make_app, tmp_path, torch_inven
         nitpicky=True,
     )
     assert app.statuscode == 0
-    assert app.warning.getvalue() == ""
+    assert warnings == ""
     tex = next(app.outdir.glob("*.tex")).read_text()
     assert r"\sphinxhref{" + TORCH_DOCS + "generated/torch.nn.Conv2d.html\\#torch.nn.Conv2d}" in tex
 
