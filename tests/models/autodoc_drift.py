@@ -20,3 +20,9 @@ class Broken(nn.Module):
     def __init__(self):
         super().__init__()
         raise RuntimeError("the weights file is missing")
+
+
+class Undocumented(nn.Module):
+    def __init__(self):
+        super().__init__()
+        raise ValueError("no width given")
