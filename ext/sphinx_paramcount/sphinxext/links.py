@@ -41,8 +41,8 @@ def candidate_names(class_path: str) -> list[str]:
 class LinkTypes(SphinxPostTransform):
     """Fills each table row's ``type_uri``: before the tables are expanded or written."""
 
-    # Registered before the other table post-transforms of priority 0 (``setup_table``):
-    # equal priorities run in the order they were added.
+    # Equal priorities run in the order they were added: ``sphinxext.setup`` adds
+    # this one before ``setup_table``'s, which expand or list the rows.
     default_priority = 0
 
     def run(self, **kwargs: Any) -> None:
