@@ -204,3 +204,15 @@ def test_option_lines():
         "   :expand-repeats:",
         "   :caption: Parameters",
     ]
+
+
+@pytest.mark.sphinx("html", testroot="links", freshenv=True, confoverrides={"paramcount_autodoc": True})
+def test_paramcount_autodoc_without_autodoc_is_a_config_error(app, warning):
+    app.build()
+    assert app.statuscode == 1
+    text = re.sub(r"\x1b\[[0-9;]*m", "", warning.getvalue())
+    assert re.search(
+        r"links/conf\.py:1: ERROR: paramcount: paramcount_autodoc adds tables to what autodoc documents: "
+        r"add 'sphinx.ext.autodoc' to extensions",
+        text,
+    ), text
