@@ -79,8 +79,16 @@ def latex_value(latex: str) -> int:
     return value(tree.body)
 
 
+def cell_text(cell: Any) -> str:
+    """A cell's text as a reader sees it: a ``<wbr>`` (where a name may wrap) adds no space."""
+    for hint in cell.find_all("wbr"):
+        hint.decompose()
+    cell.smooth()
+    return str(cell.get_text(" ", strip=True))
+
+
 def table_rows(table: Any) -> list[list[str]]:
-    return [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in table.find_all("tr")]
+    return [[cell_text(c) for c in tr.find_all(["td", "th"])] for tr in table.find_all("tr")]
 
 
 def check_table_adds_up(table: Any) -> dict[str, list[str]]:
@@ -275,7 +283,7 @@ def test_parametrized_pruned_quantized_zero_views_and_shared_tables(app, warning
     assert list(rows["dynamic-quantized"]) == ["3", "Total"]
     assert list(rows["quantized-linear"]) == ["Total"]
     # Zero parameters: a table with only the total, and the derivation prose says 0.
-    assert rows["zero-params"]["Total"][3:] == [r"\(0\)", "0", "0.0%"]
+    assert rows["zero-params"]["Total"][1:3] + rows["zero-params"]["Total"][-1:] == ["0", "0.0%", r"\(0\)"]
     assert "Total parameters: 0" in " ".join(soup.get_text(" ").split())
     # A parameter in three modules and a module in three places count once.
     shared = rows["shared-thrice"]
@@ -296,7 +304,7 @@ def test_engine_counts_not_plain_models_like_parameters_does():
         (f"{REL}:SharedThrice", reliability.SharedThrice()),
     ]:
         for device in ("meta", "cpu"):
-            report = explain(target, device)
+            report = explain(target, device=device)
             assert report.total == numel(model) == sum(r.params for r in report.rows), (target, device)
             assert report.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -10,6 +10,7 @@ from .config import setup_config
 from .directive import ParamcountDirective
 from .links import setup_links
 from .nodes import setup_nodes
+from .notebook_outputs import setup_notebook_outputs
 from .problems import setup_problems
 from .reading import setup_reading
 from .role import ParamcountRole
@@ -20,8 +21,9 @@ from .role import ParamcountRole
 # 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
 # 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
 # 5: table rows carry a frozen/trainable state; Total derivations grouped.
-# 6: rows carry their layer's class path (links to its documentation).
-ENV_VERSION = 6
+# 6: the table's cell data (``RowSpec``, ``TableSpec``) moved to the engine's ``tablespec``.
+# 7: rows carry their layer's class path (links to its documentation).
+ENV_VERSION = 7
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -31,6 +33,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
+    setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
     setup_autodoc(app)
