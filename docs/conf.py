@@ -11,6 +11,7 @@ author = "sphinx-paramcount contributors"
 copyright = "2025, sphinx-paramcount contributors"
 
 extensions = ["sphinx_paramcount", "myst_parser"]
+extensions.append("sphinx.ext.autodoc")  # models.rst: a table under each model class (paramcount_autodoc)
 
 source_suffix = {
     ".rst": "restructuredtext",
@@ -29,3 +30,6 @@ html_title = "sphinx-paramcount"
 paramcount_formulas = {
     "examples.layers.LowRankLinear": "examples.formulas:low_rank_linear",
 }
+
+# models.rst: autodoc documents docs/examples/models.py, a derivation table under each model class.
+paramcount_autodoc = True

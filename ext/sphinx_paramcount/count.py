@@ -74,7 +74,7 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
             quantized.append((name, f"{type(module).__module__}.{type(module).__qualname__}"))
         found = registry.lookup(type(module))
         label = _label(module, found)
-        modules.append(ModuleInfo(name, type(module).__name__, label))
+        modules.append(ModuleInfo(name, type(module).__name__, label, class_path(type(module))))
         if any(c == "" or name == c or name.startswith(c + ".") for c in covered):
             continue
         recurse = bool(found and found[0].covers_children)
@@ -359,6 +359,7 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         name=name,
         type=type(module).__name__,
         label=label,
+        class_path=class_path(type(module)),
         depth=name.count(".") + 1 if name else 0,
         params=sum(t.numel for t in fresh),
         trainable=sum(t.numel for t in fresh if t.trainable),
@@ -370,6 +371,11 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         # A row whose every tensor is tied says so in its formula: no note repeats it.
         note=_joined(note, tied) if fresh else note,
     )
+
+
+def class_path(cls: type) -> str:
+    """``torch.nn.modules.conv:Conv2d``: where a class is defined, module and qualified name apart."""
+    return f"{getattr(cls, '__module__', '')}:{getattr(cls, '__qualname__', cls.__name__)}"
 
 
 def tied_latex(shared: list[Tensor]) -> str:

@@ -41,6 +41,9 @@ class RowSpec:
     share: float  # percent, rounded to 0.1 for the bar
     share_text: str
     state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
+    type_path: str = ""  # the layer class, ``torch.nn.modules.conv:Conv2d`` (``Row.class_path``)
+    # Its documentation, found when a page is written (``sphinxext.links.LinkTypes``): "" for none.
+    type_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 share=share,
                 share_text=share_text,
                 state=state(r, report),
+                type_path=r.class_path,
             )
         )
     share, share_text = _share(report.total, report.total, False)

@@ -64,7 +64,11 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
     docstring = _DOCSTRING.match(source)
     if docstring:
         found = _docstring_line(docstring["file"], docstring["name"], line or 1)
-        return _confirmed(*found, text, back) if found else f"{source}:{line}"
+        if not found:
+            return f"{source}:{line}"
+        path, at, start = found
+        # Text the file does not hold was added to the docstring (paramcount_autodoc's table): at the docstring.
+        return f"{path}:{_found_line(path, at, text, back) or start}"
     if source.startswith("<"):
         return f"{source}:{line}" if line else source
     path = os.path.abspath(source)
@@ -86,16 +90,22 @@ def _confirmed(path: str, line: int, text: str, back: int, *, as_json: bool = Fa
 
     ``text`` ``{paramcount}`` stands for a MyST directive's opening fence.
     """
+    return f"{path}:{_found_line(path, line, text, back, as_json=as_json) or line}"
+
+
+def _found_line(path: str, line: int, text: str, back: int, *, as_json: bool = False) -> int:
+    """The first line from ``line - back`` on that holds ``text``'s first line; ``line`` for no text, 0 if none does."""
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if first:
-        needle = json.dumps(first, ensure_ascii=False)[1:-1] if as_json else first
-        fence = _MYST_FENCE if first == "{paramcount}" else None
-        lines = _file_lines(path)
-        for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
-            found = fence.search(lines[number - 1]) if fence else needle in lines[number - 1]
-            if found:
-                return f"{path}:{number}"
-    return f"{path}:{line}"
+    if not first:
+        return line
+    needle = json.dumps(first, ensure_ascii=False)[1:-1] if as_json else first
+    fence = _MYST_FENCE if first == "{paramcount}" else None
+    lines = _file_lines(path)
+    for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
+        found = fence.search(lines[number - 1]) if fence else needle in lines[number - 1]
+        if found:
+            return number
+    return 0
 
 
 # A MyST directive's opening fence (in a blockquote too, or in a notebook's JSON string).
@@ -223,11 +233,13 @@ def _raw_offset(text: str, normalised_at: int) -> int:
     return len(text)
 
 
-def _docstring_line(path: str, name: str, line: int) -> tuple[str, int] | None:
-    """``(mod.py, 12)``: the line of ``mod.py`` holding line ``line`` of ``name``'s docstring.
+def _docstring_line(path: str, name: str, line: int) -> tuple[str, int, int] | None:
+    """``(mod.py, 12, 10)``: the lines of ``mod.py`` holding line ``line`` of ``name``'s docstring, and its first.
 
     ``name`` is autodoc's dotted name (``pkg.mod.Cls.method``); the module is
-    the longest prefix of it whose file is ``path``.
+    the longest prefix of it whose file is ``path``.  An object without a
+    docstring of its own (autodoc shows an inherited one) gives its ``class``
+    or ``def`` line for both.
     """
     import sys
 
@@ -254,8 +266,9 @@ def _docstring_line(path: str, name: str, line: int) -> tuple[str, int] | None:
         node = found[0]
     body = getattr(node, "body", [])
     if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
-        return None
-    return os.path.abspath(path), body[0].lineno + line - 1
+        own = getattr(node, "lineno", 0)
+        return (os.path.abspath(path), own, own) if own else None
+    return os.path.abspath(path), body[0].lineno + line - 1, body[0].lineno
 
 
 def _notebook_line(path: str, code: int) -> int:

@@ -83,7 +83,7 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
             _entry(math(r.derivation)),
             classes=["paramcount-total"],
         )
-    label: list[nodes.Node] = [nodes.Text(r.type)]
+    label: list[nodes.Node] = [_type_text(r)]
     if r.note:
         label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
     name: list[nodes.Node] = [layer_name(r.name, r.name)]
@@ -106,6 +106,20 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
     if r.state:
         classes.append("paramcount-" + r.state.replace(" ", "-"))
     return nodes.row("", *cells, classes=classes)
+
+
+def _type_text(r: RowSpec) -> nodes.Node:
+    """The Type cell's text; a link to the layer class's documentation where one was found."""
+    if not r.type_uri:
+        return nodes.Text(r.type)
+    return nodes.reference(
+        r.type,
+        r.type,
+        refuri=r.type_uri,
+        reftitle=r.type_path.replace(":", "."),
+        internal="://" not in r.type_uri,
+        classes=["paramcount-type-link"],
+    )
 
 
 def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
