@@ -109,8 +109,7 @@ def _html_row(r: RowSpec, spec: TableSpec) -> str:
             (share, ["paramcount-share"]),
             (label, ["paramcount-type"]),
             *((c, []) for c in shape),
-            (_math(r.formula), []),
-            (_math(r.derivation), []),
+            *([(_tied_html(r.tied), [])] * 2 if r.tied else [(_math(r.formula), []), (_math(r.derivation), [])]),
         ]
         classes = ["paramcount-detail"] if r.kind == "detail" else []
         if r.state:
@@ -121,6 +120,10 @@ def _html_row(r: RowSpec, spec: TableSpec) -> str:
 def _math(latex: str) -> str:
     """Inline math as Sphinx's HTML writer marks it: the class Sphinx's MathJax setup processes."""
     return f'<span class="{MATH_CLASS}">\\({html.escape(latex, quote=False)}\\)</span>' if latex else ""
+
+
+def _tied_html(names: tuple[str, ...]) -> str:
+    return "tied to " + ", ".join(f"<code>{html.escape(n)}</code>" for n in names)
 
 
 def _classes(classes: list[str]) -> str:
@@ -199,7 +202,12 @@ def _latex_row(r: RowSpec, spec: TableSpec) -> str:
         if r.state:
             name += rf" \emph{{{tex_text(r.state)}}}"
         label = tex_text(r.type) + (rf" \emph{{({tex_text(r.note)})}}" if r.note else "")
-        cells = [name, tex_text(r.params), share, label, *shape, _tex_math(r.formula), _tex_math(r.derivation)]
+        if r.tied:
+            tied = "tied to " + ", ".join(r"\texttt{" + tex_text(n) + "}" for n in r.tied)
+            formulas = [tied, tied]
+        else:
+            formulas = [_tex_math(r.formula), _tex_math(r.derivation)]
+        cells = [name, tex_text(r.params), share, label, *shape, *formulas]
     return " & ".join(cells) + r" \\"
 
 
