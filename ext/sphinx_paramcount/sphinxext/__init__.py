@@ -8,6 +8,7 @@ from .. import __version__
 from .config import setup_config
 from .directive import ParamcountDirective
 from .nodes import setup_nodes
+from .notebooks import setup_notebooks
 from .problems import setup_problems
 from .reading import setup_reading
 from .role import ParamcountRole
@@ -26,6 +27,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
+    setup_notebooks(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
     return {

@@ -1,0 +1,89 @@
+"""Notebooks read by nbsphinx: a MyST ``{paramcount}`` in a markdown cell is an error.
+
+nbsphinx turns a notebook into reST, its markdown cells through pandoc, which
+knows no MyST: a ```` ```{paramcount} ```` fence becomes a literal block and
+a ``{paramcount}`` role plain text, so the model is neither shown nor
+checked, silently.  Each one is reported (subtype ``notebook``) at its cell
+and line, when the page is read, with what to write instead.  Raw reST cells
+need nothing here: nbsphinx parses them as reST, the directive and role run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from sphinx.util import get_filetype
+
+from ..notebooks import parse_cells
+from .problems import report_problem
+
+# A code fence (``` or ~~~, MyST's ::: too) opening or closing, with what follows the marker.
+_FENCE = re.compile(r"^[ \t>]*(?P<marker>`{3,}|~{3,}|:{3,})(?P<info>.*)$")
+_ROLE = re.compile(r"\{paramcount\}`[^`]*`")
+# A code span that can hold a role: one in single backticks cannot.
+_CODE_SPAN = re.compile(r"(`{2,}).+?\1")
+# The markdown nbsphinx sends through pandoc: markdown cells, and raw cells marked as markdown.
+_MARKDOWN = ("markdown", "raw:text/markdown")
+
+_INSTEAD = (
+    "use a raw cell of format reStructuredText (raw_mimetype text/restructuredtext) holding {form}, "
+    "or build the notebook with MyST-NB ('myst_nb' in extensions), which runs MyST"
+)
+
+
+def check_notebook(app: Any, docname: str, source: list[str]) -> None:
+    """``source-read``: report each MyST directive or role in a markdown cell of a notebook nbsphinx reads."""
+    path = str(app.env.doc2path(docname))
+    if not _read_by_nbsphinx(app, path):
+        return
+    for number, cell in enumerate(parse_cells(source[0]), 1):
+        kind = f"{cell.kind}:{cell.mimetype}" if cell.kind == "raw" else cell.kind
+        if kind not in _MARKDOWN:
+            continue
+        for line, what, form in _myst_uses(cell.source):
+            report_problem(
+                app.env,
+                f"{os.path.abspath(path)}:cell {number}:{line}",
+                "notebook",
+                f"a MyST {{paramcount}} {what} in a markdown cell: nbsphinx shows it as text and does not check it",
+                hint=_INSTEAD.format(form=form),
+            )
+
+
+def _read_by_nbsphinx(app: Any, path: str) -> bool:
+    try:
+        parser = app.registry.get_source_parser(get_filetype(app.config.source_suffix, path))
+    except Exception:  # no parser for this file type: not ours to judge
+        return False
+    return parser.__module__.split(".")[0] == "nbsphinx"
+
+
+def _myst_uses(text: str) -> list[tuple[int, str, str]]:
+    """(line, "directive" or "role", the reST to write instead) of each MyST ``{paramcount}`` in ``text``.
+
+    Examples in code fences and code spans are not uses.
+    """
+    found: list[tuple[int, str, str]] = []
+    closing = ""  # the marker that closes the code fence we are in
+    for number, line in enumerate(text.splitlines(), 1):
+        fence = _FENCE.match(line)
+        if closing:
+            if fence and fence["marker"][0] == closing[0] and len(fence["marker"]) >= len(closing):
+                closing = "" if not fence["info"].strip() else closing
+            continue
+        if fence:
+            info = fence["info"].strip()
+            if info.startswith("{paramcount}"):
+                target = info[len("{paramcount}") :].strip() or "pkg.mod:Model"
+                found.append((number, "directive", f"'.. paramcount:: {target}' and its options"))
+            closing = fence["marker"]
+            continue
+        for role in _ROLE.finditer(_CODE_SPAN.sub(" ", line)):
+            found.append((number, "role", f"':paramcount:{role.group()[len('{paramcount}') :]}'"))
+    return found
+
+
+def setup_notebooks(app: Any) -> None:
+    app.connect("source-read", check_notebook)
