@@ -23,7 +23,7 @@ from sphinx_paramcount.formulas.expr import TensorSize, latex_int, latex_sep, la
 from sphinx_paramcount.render import fmt, plain
 from sphinx_paramcount.report import Report, Row
 from sphinx_paramcount.sphinxext.nodes import derivation
-from sphinx_paramcount.sphinxext.table import table_spec
+from sphinx_paramcount.tablespec import table_spec
 
 REPO = Path(__file__).resolve().parent.parent
 ROOTS = REPO / "tests" / "roots"

@@ -296,7 +296,7 @@ def test_engine_counts_not_plain_models_like_parameters_does():
         (f"{REL}:SharedThrice", reliability.SharedThrice()),
     ]:
         for device in ("meta", "cpu"):
-            report = explain(target, device)
+            report = explain(target, device=device)
             assert report.total == numel(model) == sum(r.params for r in report.rows), (target, device)
             assert report.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -97,7 +97,7 @@ SETTINGS_CHANGED = [
 @pytest.mark.parametrize("device", ["meta", "cpu"])
 def test_a_constructor_cannot_change_torchs_global_state(setting, device):
     before = torch_state()
-    report = explain(f'{TE}.changes("{setting}")', device)
+    report = explain(f'{TE}.changes("{setting}")', device=device)
     assert report.total == 8
     assert torch_state() == before, setting
     # The model itself was built as its constructor asked: only the process is protected.

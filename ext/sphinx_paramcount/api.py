@@ -1,33 +1,88 @@
-"""The engine's front door: target text in, ``Report`` out.
+"""The engine's front door: a model (or target text) in, ``Report`` out.
 
-This is what the command line and the Sphinx layer call; both see only the
-``Report`` that comes back.
+``count_target`` is what the Sphinx layer (through ``cache``) calls: target
+text in, the whole model's report out.  ``explain`` is the Python API the
+command line, notebooks and test suites call: it also takes a module instance,
+a class or a factory, and returns the report with its view (root, depth,
+repeats) chosen, as the directive's options choose it.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
-from .build import build_model
+from .build import Built, build_model, build_object
 from .count import count_model
-from .errors import InstantiateError, brief
+from .errors import InstantiateError, MismatchError, OptionError, brief
 from .formulas.registry import FormulaRegistry
+from .options import parse_depth, parse_device, parse_root
 from .report import Report
-from .shapes import run_forward
+from .shapes import parse_input_shape, run_forward
+from .stated import Claim, ClaimKey, StatedCount, parse_stated, read_expect
+from .views import at_root, check, view
 
 
-def explain(
+def count_target(
     target: str,
     device: str = "meta",
     registry: FormulaRegistry | None = None,
     input_shape: tuple[int, ...] | None = None,
 ) -> Report:
-    """Build the model ``target`` names and count it; ``ParamcountError`` on failure.
+    """Build the model ``target`` names and count it: every row, no view; ``ParamcountError`` on failure.
 
     With ``input_shape``, one forward pass materialises lazy modules and adds
     each row's output shape.
     """
-    built = build_model(target, device)
+    return _count(build_model(target, device), " ".join(target.split()), registry, input_shape)
+
+
+def explain(
+    model: Any,
+    *,
+    depth: int | str | None = None,
+    input_shape: tuple[int, ...] | str | None = None,
+    device: str = "meta",
+    root: str = "",
+    expand_repeats: bool = False,
+    registry: FormulaRegistry | None = None,
+) -> Report:
+    """Count ``model``'s parameters: the ``Report`` a ``paramcount`` directive would show.
+
+    ``model`` is an ``nn.Module`` instance (counted as it is, on its own
+    device: never rebuilt, moved or changed), a class or a factory that needs
+    no arguments (built on ``device``, ``"meta"`` or ``"cpu"``, as a target
+    naming it would be), or a target string (``"pkg.mod:Model"``,
+    ``"torch.nn.Conv2d(16, 8, 3, padding=1)"``).
+
+    The keywords are the directive's options: ``depth`` merges rows below it
+    into their ancestor's row (0 or more); ``input_shape`` (``(1, 3, 32, 32)``
+    or ``"1, 3, 32, 32"``) runs one forward pass, on meta tensors for a built
+    model, on a copy for an instance, adding an output-shape column;
+    ``root`` starts the table at a sub-module (``"encoder.layer"``);
+    ``expand_repeats`` shows every block of a stack of identical blocks.
+
+    The report keeps every row of the model (``report.rows``) and the rows
+    its tables show (``report.shown_rows``).  Raises a ``ParamcountError``
+    (``OptionError`` for a bad keyword, ``TargetError``, ``ImportTargetError``,
+    ``InstantiateError``, ...) whose message says what to change.
+    """
+    device = parse_device(device)
+    depth = _depth(depth)
+    shape = parse_input_shape(input_shape) if isinstance(input_shape, str) else _shape(input_shape)
+    root = parse_root(root) if root else ""
+    if isinstance(model, str):
+        report = count_target(model, device, registry, shape)
+    else:
+        label = object_label(model)
+        report = _count(build_object(model, label, device), label, registry, shape)
+    report = at_root(report, root)
+    return replace(report, shown=view(report, depth, collapse=not expand_repeats))
+
+
+def _count(built: Built, target: str, registry: FormulaRegistry | None, input_shape: tuple[int, ...] | None) -> Report:
     module, shapes = built.module, None
     if input_shape is not None:
         if built.method == "instance":
@@ -42,7 +97,115 @@ def explain(
                     hint="name its class or a factory instead, so the forward pass runs on a model of its own",
                 ) from exc
         shapes = run_forward(module, input_shape)
-    report = count_model(module, " ".join(target.split()), registry, output_shapes=shapes)
+    report = count_model(module, target, registry, output_shapes=shapes)
     report.method = built.method
     report.notices = built.notices + report.notices
     return report
+
+
+def object_label(obj: Any) -> str:
+    """How a report names a model passed as an object: ``pkg.mod:Name``, ``Name`` for a notebook's own.
+
+    An instance is ``Name instance``: it is counted as it is, not as ``Name()`` would build it.
+    """
+    import torch.nn as nn
+
+    instance = isinstance(obj, nn.Module)
+    named = type(obj) if instance else obj
+    name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or type(obj).__name__
+    module = getattr(named, "__module__", None)
+    label = str(name) if module in (None, "", "__main__", "builtins") else f"{module}:{name}"
+    return f"{label} instance" if instance else label
+
+
+def _depth(depth: int | str | None) -> int | None:
+    if depth is None:
+        return None
+    if isinstance(depth, str):
+        return parse_depth(depth)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise OptionError(f"depth {depth!r} is not a whole number of 0 or more", hint="e.g. depth=1")
+    return depth
+
+
+def _shape(shape: Any) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+    if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
+        raise OptionError(
+            f"input_shape {shape!r} is not a tuple of whole numbers of 1 or more",
+            hint="give the input tensor's shape, batch first, e.g. input_shape=(1, 3, 32, 32)",
+        )
+    return dims
+
+
+# -- checking stated numbers outside Sphinx ----------------------------------------------
+
+
+Count = int | str
+
+
+def check_report(
+    report: Report,
+    total: Count | None = None,
+    trainable: Count | None = None,
+    expect: Mapping[str, Count] | str | None = None,
+) -> Report:
+    """``Report.check``: the directive's check of stated numbers, raising ``MismatchError``."""
+    claims, errors = _claims(total, trainable, expect)
+    if errors:
+        raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)
+    result = check(report, report.shown_rows, claims)
+    if result.ok:
+        return report
+    lines = [m.message for m in result.mismatches] + [f"{u.message} ({u.hint})" for u in result.unknown]
+    if len(lines) == 1:
+        message = lines[0]
+    else:
+        message = f"{len(lines)} stated numbers do not hold for {report.target}:\n" + "\n".join(f"- {x}" for x in lines)
+    raise MismatchError(message, mismatches=result.mismatches, unknown=result.unknown)
+
+
+def _claims(
+    total: Count | None, trainable: Count | None, expect: Mapping[str, Count] | str | None
+) -> tuple[list[Claim], list[OptionError]]:
+    """The stated numbers as claims, and every one that cannot be read."""
+    claims: list[Claim] = []
+    errors: list[OptionError] = []
+
+    def add(key: ClaimKey, value: Count, what: str) -> None:
+        try:
+            claims.append(Claim(key, _stated(value, what)))
+        except OptionError as exc:
+            errors.append(exc)
+
+    if total is not None:
+        add(ClaimKey("total"), total, "stated total")
+    if trainable is not None:
+        add(ClaimKey("trainable"), trainable, "stated trainable count")
+    if isinstance(expect, str):
+        pairs, problems = read_expect(expect)
+        claims += [Claim(ClaimKey("row", row), count) for row, count in pairs]
+        errors += problems
+    elif isinstance(expect, Mapping):
+        for row, value in expect.items():
+            add(ClaimKey("row", str(row)), value, f"expect count for {row!r}")
+    elif expect is not None:
+        errors.append(
+            OptionError(
+                f"expect is a {type(expect).__name__}, not a dict",
+                hint="e.g. expect={'conv1': 448, 'fc1': '131,104'}",
+            )
+        )
+    return claims, errors
+
+
+def _stated(value: Count, what: str) -> StatedCount:
+    """An int, or a string in any form the docs accept (``131,618``, ``131.6K``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise OptionError(
+            f"{what} {value!r} is a {type(value).__name__}, not a number",
+            hint="give an int (131618) or a string as the docs write it ('131,618', '131.6K')",
+        )
+    return parse_stated(str(value), what=what)

@@ -52,15 +52,45 @@ def build_model(text: str, device: str = "meta") -> Built:
         label, notices, obj, factory = _resolve(spec)
         if factory is None:
             return Built(obj, "instance", notices)
-        try:
-            built = _build_with_fallback(factory, label, device)
-        except ParamcountError as exc:
-            # What the import printed is said once, here or in a notice: a failed build must not lose it.
-            if notices:
-                exc.message += f"; {notices[0]}"
-            raise
+        return _built(factory, label, device, notices)
+
+
+def build_object(obj: Any, label: str, device: str = "meta") -> Built:
+    """An ``nn.Module`` instance as it is, or a class or factory built as a target naming it would be.
+
+    ``label`` names ``obj`` in errors.  The instance is neither copied nor moved.
+    """
     import torch.nn as nn
 
+    if device not in DEVICES:
+        raise TargetError(f"unknown device {device!r}", hint=f"use one of {', '.join(DEVICES)}")
+    if isinstance(obj, nn.Module):
+        return Built(obj, "instance")
+    if not callable(obj):
+        raise InstantiateError(
+            f"{label!r} is a {type(obj).__name__}, not an nn.Module, a class or a factory",
+            hint="pass a torch.nn.Module, its class, a function returning one, or a target string",
+        )
+    try:
+        _check_callable_without_arguments(obj, label)
+    except TargetError as exc:
+        exc.hint = f"pass an instance, or a factory that needs no arguments, e.g. lambda: {label}(...)"
+        raise
+    with torch_state_kept(), downloads_refused():
+        return _built(obj, label, device, [])
+
+
+def _built(factory: Callable[[], Any], label: str, device: str, notices: list[str]) -> Built:
+    """Call ``factory`` (falling back from meta), and check that it made an ``nn.Module``."""
+    import torch.nn as nn
+
+    try:
+        built = _build_with_fallback(factory, label, device)
+    except ParamcountError as exc:
+        # What the import printed is said once, here or in a notice: a failed build must not lose it.
+        if notices:
+            exc.message += f"; {notices[0]}"
+        raise
     if not isinstance(built.module, nn.Module):
         raise InstantiateError(
             f"{label!r} returned a {type(built.module).__name__}, not an nn.Module",

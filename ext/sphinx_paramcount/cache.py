@@ -18,7 +18,7 @@ import os
 import sys
 from types import ModuleType
 
-from .api import explain
+from .api import count_target
 from .formulas.registry import REGISTRY, default_registry
 from .report import Report
 from .sources import Fingerprint, fingerprint, reload_order
@@ -38,7 +38,7 @@ def cached_explain(target: str, device: str = "meta", input_shape: tuple[int, ..
     if report is not None:
         stats["hits"] += 1
         return report
-    report = explain(target, device, input_shape=input_shape)
+    report = count_target(target, device, input_shape=input_shape)
     stats["builds"] += 1
     _entries[key] = report
     for path in report.sources:

@@ -90,11 +90,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import render
     from .api import explain
     from .shapes import parse_input_shape
-    from .views import at_root, view
 
     try:
         shape = parse_input_shape(args.input_shape) if args.input_shape is not None else None
-        report = at_root(explain(args.target, device=args.device, input_shape=shape), args.root or "")
+        report = explain(
+            args.target,
+            device=args.device,
+            input_shape=shape,
+            root=args.root or "",
+            depth=args.depth,
+            expand_repeats=args.expand_repeats,
+        )
     except ParamcountError as exc:
         if args.traceback:
             traceback.print_exc()
@@ -102,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         return 2 if isinstance(exc, _USAGE_ERRORS) else 1
-    rows = view(report, args.depth, collapse=not args.expand_repeats)
+    rows = report.shown_rows
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else render.TEXT_WIDTH
     writer: dict[str, Callable[[Report, list[Row]], str]] = {
         "text": functools.partial(render.to_text, width=width),

@@ -7,6 +7,12 @@ says what to do.  Sphinx-free on purpose: the command line uses them too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .stated import Mismatch, UnknownRow
+
 
 class ParamcountError(Exception):
     """Base of every error the engine reports to a user."""
@@ -68,6 +74,30 @@ class UncountableError(ParamcountError):
     """The model was built, but something about it cannot be counted (a method that raises, odd values)."""
 
     subtype = "model"
+
+
+class MismatchError(ParamcountError, AssertionError):
+    """A stated number the model no longer has (``Report.check``).
+
+    An ``AssertionError``, so pytest shows it as a failed assertion.  The
+    message is the one the docs build prints, one line per stated number that
+    does not hold; ``mismatches`` and ``unknown`` hold them as data
+    (``stated.Mismatch``: key, stated, actual; ``stated.UnknownRow``).
+    """
+
+    subtype = "mismatch"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        mismatches: Iterable[Mismatch] = (),
+        unknown: Iterable[UnknownRow] = (),
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.mismatches = tuple(mismatches)
+        self.unknown = tuple(unknown)
 
 
 def brief(exc: BaseException, limit: int = 200) -> str:

@@ -7,6 +7,7 @@ of a parallel build) reads a ``Report``; nothing downstream sees a module.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,9 @@ class Report:
     explained: list[str] = field(default_factory=list)
     # The sub-module the rows start at (``:root:``), "" for the whole model.
     root: str = ""
+    # The rows the tables show (``views.view``: merged by depth, repeats
+    # collapsed) when ``api.explain`` chose a view; ``None``: all the rows.
+    shown: list[Row] | None = None
 
     @property
     def frozen(self) -> int:
@@ -121,6 +125,60 @@ class Report:
     @property
     def not_counted_total(self) -> int:
         return sum(t.numel for t in self.not_counted)
+
+    @property
+    def shown_rows(self) -> list[Row]:
+        """The rows the tables and ``check`` see: the chosen view, or every row."""
+        return self.rows if self.shown is None else self.shown
+
+    # -- the Python API: displays and checks (``api.explain`` returns a Report) ------
+
+    def __str__(self) -> str:
+        """The command line's text table (``sphinx-paramcount TARGET``)."""
+        from .render import to_text
+
+        return to_text(self, self.shown_rows)
+
+    def derivation(self) -> str:
+        """The seed notebook's prose, per row: formula, named factors, substitution, count; then the sum."""
+        from .render import to_derivation
+
+        return to_derivation(self, self.shown_rows)
+
+    def _repr_markdown_(self) -> str:
+        from .render import to_markdown
+
+        return to_markdown(self, self.shown_rows)
+
+    def _repr_html_(self) -> str:
+        from .display import to_html
+
+        return to_html(self, self.shown_rows)
+
+    def _repr_latex_(self) -> str:
+        from .display import to_latex
+
+        return to_latex(self, self.shown_rows)
+
+    def check(
+        self,
+        total: int | str | None = None,
+        trainable: int | str | None = None,
+        expect: Mapping[str, int | str] | str | None = None,
+    ) -> Report:
+        """Check stated numbers as the ``paramcount`` directive does; ``self`` if they all hold.
+
+        ``total`` and ``trainable`` are ints or strings as the docs write them
+        (``"131,618"``, ``"131.6K"``, checked at their precision); ``expect``
+        maps row names, as the table prints them, to counts (or is the
+        directive's text, ``"conv1=448, fc1=131,104"``).  Raises
+        ``MismatchError`` (an ``AssertionError``) naming every number that
+        does not hold and every row the table does not have, with the docs
+        build's message; ``OptionError`` for a number that cannot be read.
+        """
+        from .api import check_report
+
+        return check_report(self, total, trainable, expect)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)

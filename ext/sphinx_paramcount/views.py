@@ -258,6 +258,7 @@ def at_root(report: Report, root: str) -> Report:
         bytes_by_dtype=_bytes(report, rows),
         not_counted=[t for t in report.not_counted if inside(t.name)],
         root=root,
+        shown=None,  # a view of the whole model is no view of the sub-module
     )
 
 

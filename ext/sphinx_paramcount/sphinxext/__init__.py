@@ -19,7 +19,8 @@ from .role import ParamcountRole
 # 3: problems kept in the ``paramcount`` domain, located by Sphinx's source mapping.
 # 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
 # 5: table rows carry a frozen/trainable state; Total derivations grouped.
-ENV_VERSION = 5
+# 6: the table's cell data (``RowSpec``, ``TableSpec``) moved to the engine's ``tablespec``.
+ENV_VERSION = 6
 
 
 def setup(app: Any) -> dict[str, Any]:

@@ -1,0 +1,193 @@
+"""A report's table as HTML and LaTeX for notebooks: ``Report._repr_html_`` and ``_repr_latex_``.
+
+Both are written from the same ``tablespec.TableSpec`` as the docs' table
+(``sphinxext/table.py``), so a notebook shows the columns, order and cells a
+built page shows.  The HTML carries its own stylesheet, scoped to the output,
+and colours that follow JupyterLab's theme (light or dark); its math is
+``<span class="math notranslate nohighlight">\\(...\\)</span>``, as Sphinx
+writes it, which the MathJax of JupyterLab, Notebook, and of Sphinx pages
+built by MyST-NB or nbsphinx typesets.  The LaTeX is a ``longtable`` that
+nbconvert's PDF template (and Sphinx's LaTeX, for nbsphinx) can compile.
+"""
+
+from __future__ import annotations
+
+import html
+
+from .render import summary_lines
+from .report import Report, Row
+from .tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, table_spec
+
+# Scoped to the output's own box, so it styles no other table of the page or
+# notebook.  Colours are JupyterLab's theme variables with fallbacks that
+# read in light and dark themes alike (mid greys, translucent rules).
+STYLE = """
+.paramcount-nb { overflow-x: auto; max-width: 100%; }
+.paramcount-nb table.paramcount-table { border-collapse: collapse; margin: 0.25em 0; }
+.paramcount-nb table.paramcount-table th,
+.paramcount-nb table.paramcount-table td {
+  text-align: left; vertical-align: top; padding: 0.3em 0.7em;
+  border: none; border-bottom: 1px solid var(--jp-border-color2, rgba(127, 127, 127, 0.35));
+}
+.paramcount-nb table.paramcount-table th { font-weight: bold; }
+.paramcount-nb table.paramcount-table .paramcount-count,
+.paramcount-nb table.paramcount-table .paramcount-share {
+  text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums;
+}
+.paramcount-nb tr.paramcount-detail td,
+.paramcount-nb tr.paramcount-frozen td,
+.paramcount-nb tr.paramcount-partly-frozen td { color: var(--jp-ui-font-color2, inherit); opacity: 0.8; }
+.paramcount-nb tr.paramcount-detail td:first-child { padding-left: 1.7em; }
+.paramcount-nb tr.paramcount-total td {
+  border-top: 2px solid var(--jp-border-color1, rgba(127, 127, 127, 0.7));
+}
+.paramcount-nb code.paramcount-name { white-space: normal; background: none; }
+.paramcount-nb .paramcount-bar {
+  display: inline-block; width: 3.5em; height: 0.55em; margin-right: 0.4em;
+  vertical-align: middle; border-radius: 2px;
+  background: linear-gradient(to right,
+    var(--jp-brand-color1, #2962ff) var(--paramcount-share, 0%),
+    var(--jp-border-color2, rgba(127, 127, 127, 0.35)) var(--paramcount-share, 0%));
+}
+.paramcount-nb .paramcount-note { font-size: 0.85em; }
+.paramcount-nb .paramcount-state { font-size: 0.8em; font-style: italic; white-space: nowrap; }
+.paramcount-nb p.paramcount-summary { margin: 0.4em 0 0; }
+"""
+
+
+def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
+    """The docs' table as one HTML fragment, with its scoped stylesheet and the summary below it."""
+    spec = table_spec(report, rows, sep)
+    head = "".join(
+        f"<th{_classes(['head', *HEAD_CLASSES.get(name, [])])}>{html.escape(name)}</th>" for name, _ in columns(spec)
+    )
+    body = "\n".join(_html_row(r, spec) for r in spec.rows)
+    summary = " ".join(f"{line}." if not line.endswith(".") else line for line in summary_lines(report))
+    return (
+        '<div class="paramcount paramcount-nb">\n'
+        f"<style>{STYLE}</style>\n"
+        '<table class="docutils align-default paramcount-table">\n'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"
+        + (f'<p class="paramcount-summary">{html.escape(summary)}</p>\n' if summary else "")
+        + "</div>\n"
+    )
+
+
+def _html_row(r: RowSpec, spec: TableSpec) -> str:
+    share = (
+        f'<span class="paramcount-bar" style="--paramcount-share: {r.share}%" aria-hidden="true"></span>'
+        f"<span>{html.escape(r.share_text)}</span>"
+    )
+    shape = [f"<code>{html.escape(r.output_shape)}</code>" if r.output_shape else ""] if spec.shapes else []
+    if r.kind == "total":
+        cells = [
+            (f"<strong>{html.escape(r.name)}</strong>", []),
+            (f"<strong>{html.escape(r.params)}</strong>", ["paramcount-count"]),
+            (share, ["paramcount-share"]),
+            ("", []),
+            *((c, []) for c in shape),
+            ("", []),
+            (_math(r.derivation), []),
+        ]
+        classes = ["paramcount-total"]
+    else:
+        name = '<code class="docutils literal notranslate paramcount-name">'
+        name += ".<wbr>".join(html.escape(p) for p in r.name.split(".")) + "</code>"
+        if r.state:
+            name += f' <span class="paramcount-state">{html.escape(r.state)}</span>'
+        label = html.escape(r.type)
+        if r.note:
+            label += f' <em class="paramcount-note">({html.escape(r.note)})</em>'
+        cells = [
+            (name, []),
+            (html.escape(r.params), ["paramcount-count"]),
+            (share, ["paramcount-share"]),
+            (label, ["paramcount-type"]),
+            *((c, []) for c in shape),
+            (_math(r.formula), []),
+            (_math(r.derivation), []),
+        ]
+        classes = ["paramcount-detail"] if r.kind == "detail" else []
+        if r.state:
+            classes.append("paramcount-" + r.state.replace(" ", "-"))
+    return f"<tr{_classes(classes)}>" + "".join(f"<td{_classes(c)}>{text}</td>" for text, c in cells) + "</tr>"
+
+
+def _math(latex: str) -> str:
+    """Inline math as Sphinx's HTML writer marks it: the class Sphinx's MathJax setup processes."""
+    return f'<span class="math notranslate nohighlight">\\({html.escape(latex, quote=False)}\\)</span>' if latex else ""
+
+
+def _classes(classes: list[str]) -> str:
+    return f' class="{" ".join(classes)}"' if classes else ""
+
+
+# -- LaTeX -----------------------------------------------------------------------------
+
+_TEX_CHARS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\^{}",
+    "_": r"\_",
+    "%": r"\%",
+    "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "×": r"$\times$",
+    "\u202f": r"\,",
+}
+
+
+def tex_text(text: str) -> str:
+    """``text`` as LaTeX text (not math): its special characters escaped."""
+    return "".join(_TEX_CHARS.get(c, c) for c in text)
+
+
+def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
+    r"""The docs' table as a ``longtable`` (the packages nbconvert's template loads: longtable, array, amsmath).
+
+    Names, types and the wrapping columns are ragged-right paragraph columns
+    as wide as the docs' LaTeX table makes them; formulas are inline math.
+    The summary follows as a paragraph.
+    """
+    spec = table_spec(report, rows, sep)
+    heads = columns(spec)
+    scale = 0.92 / sum(w for _, w in heads)  # of \linewidth, leaving room for the column gaps
+    colspec = "".join(
+        (r">{\raggedleft\arraybackslash}" if name in HEAD_CLASSES else r">{\raggedright\arraybackslash}")
+        + f"p{{{w * scale:.3f}\\linewidth}}"
+        for name, w in heads
+    )
+    head = " & ".join(rf"\textbf{{{name}}}" for name, _ in heads) + r" \\"
+    lines = [rf"\begin{{longtable}}{{{colspec}}}", r"\hline", head, r"\hline", r"\endhead"]
+    lines += [_latex_row(r, spec) for r in spec.rows if r.kind != "total"]
+    lines += [r"\hline", *(_latex_row(r, spec) for r in spec.rows if r.kind == "total"), r"\hline"]
+    lines.append(r"\end{longtable}")
+    summary = summary_lines(report)
+    if summary:
+        lines.append(tex_text(" ".join(f"{x}." if not x.endswith(".") else x for x in summary)))
+    return "\n".join(lines) + "\n"
+
+
+def _latex_row(r: RowSpec, spec: TableSpec) -> str:
+    share = tex_text(r.share_text)
+    shape = [tex_text(r.output_shape)] if spec.shapes else []
+    if r.kind == "total":
+        cells = [r"\textbf{Total}", rf"\textbf{{{tex_text(r.params)}}}", share, "", *shape, "", _tex_math(r.derivation)]
+    else:
+        name = r"\texttt{" + r".\allowbreak{}".join(tex_text(p) for p in r.name.split(".")) + "}"
+        if r.kind == "detail":
+            name = r"\quad " + name
+        if r.state:
+            name += rf" \emph{{{tex_text(r.state)}}}"
+        label = tex_text(r.type) + (rf" \emph{{({tex_text(r.note)})}}" if r.note else "")
+        cells = [name, tex_text(r.params), share, label, *shape, _tex_math(r.formula), _tex_math(r.derivation)]
+    return " & ".join(cells) + r" \\"
+
+
+def _tex_math(latex: str) -> str:
+    return f"${latex}$" if latex else ""

@@ -1,0 +1,103 @@
+"""The derivation table as plain cell data: what every table writer reads.
+
+One spec, written by the Sphinx layer (``sphinxext/table.py``, as docutils
+nodes) and by the notebook display (``display.py``, as HTML and LaTeX), so a
+table in the docs and one in a notebook have the same columns, order and cells.
+Free of Sphinx and docutils.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .formulas.expr import regroup
+from .render import fmt, params_cell, state, total_derivation, type_cell
+from .report import Report, Row, percent
+
+# Each layer's count beside its name, so the two are read together at any width
+# (a phone's too); then the type, whose arguments the formula and derivation use,
+# which scroll in HTML when the table is wider than the page.
+COLUMNS = ("Layer", "Parameters", "Share", "Type", "Formula", "Derivation")
+# Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
+WIDTHS = (16, 14, 10, 17, 18, 25)
+# The output-shape column, when shown, comes after Share.
+SHAPE_AT, SHAPE_WIDTH = 4, 12
+# The count columns' classes on their headers too: the stylesheets align them right.
+HEAD_CLASSES = {"Parameters": ["paramcount-count"], "Share": ["paramcount-share"]}
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One row's cells as text and LaTeX: all the expansion needs."""
+
+    kind: str  # "row", "detail" or "total"
+    name: str
+    type: str
+    note: str
+    formula: str
+    derivation: str
+    params: str
+    output_shape: str
+    share: float  # percent, rounded to 0.1 for the bar
+    share_text: str
+    state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    shapes: bool  # whether the output-shape column is shown
+    rows: tuple[RowSpec, ...]
+
+
+def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
+    specs = []
+    for r in rows:
+        share, share_text = _share(r.params, report.total, r.detail)
+        specs.append(
+            RowSpec(
+                kind="detail" if r.detail else "row",
+                name=r.name or "(root)",
+                type=type_cell(r),
+                note=r.note,
+                # Numbers in a formula (a constant) group as the counts do.
+                formula=regroup(r.formula, sep),
+                derivation=regroup(r.derivation, sep),
+                params=params_cell(r, sep),
+                output_shape=r.output_shape or "",
+                share=share,
+                share_text=share_text,
+                state=state(r, report),
+            )
+        )
+    share, share_text = _share(report.total, report.total, False)
+    specs.append(
+        RowSpec(
+            kind="total",
+            name="Total",
+            type="",
+            note="",
+            formula="",
+            # Grouped where equal (``4 \times 70{,}400``): the full sum is the derivation format's.
+            derivation=regroup(total_derivation(rows), sep),
+            params=fmt(report.total, sep),
+            output_shape="",
+            share=share,
+            share_text=share_text,
+        )
+    )
+    return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs))
+
+
+def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:
+    """Percent of the total: rounded for the bar, and as the cell shows it."""
+    pct = 100 * part / whole if whole else 0.0
+    text = percent(pct, decimals=1, smallest=0.1)
+    return round(pct, 1), f"({text})" if detail else text
+
+
+def columns(spec: TableSpec) -> list[tuple[str, int]]:
+    """The table's column headers in order, each with its relative width."""
+    out = list(zip(COLUMNS, WIDTHS))
+    if spec.shapes:
+        out.insert(SHAPE_AT, ("Output shape", SHAPE_WIDTH))
+    return out
