@@ -10,13 +10,20 @@ project = "sphinx-paramcount"
 author = "sphinx-paramcount contributors"
 copyright = "2025, sphinx-paramcount contributors"
 
-extensions = ["sphinx_paramcount", "myst_parser"]
+# MyST-NB reads .md pages as myst_parser does (it includes it) and runs .ipynb notebooks.
+extensions = ["sphinx_paramcount", "myst_nb"]
 
 source_suffix = {
     ".rst": "restructuredtext",
-    ".md": "markdown",
+    ".md": "myst-nb",  # MyST-NB's MyST parser (myst_parser's "markdown" is not registered without it)
+    ".ipynb": "myst-nb",
 }
 myst_enable_extensions = ["colon_fence"]
+# notebook.ipynb is executed on every build (its cells call explain and check),
+# and a cell that raises (a stale number) fails the build.  .md pages without
+# notebook top-matter stay plain MyST pages: they are not executed.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
 exclude_patterns = ["_build"]
 
 # Tables and code listings get numbers, so :numref: can point at a derivation table.
