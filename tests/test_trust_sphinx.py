@@ -6,7 +6,6 @@ roots ``test-trust-options`` and ``test-trust-locations``, and generated sites.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -89,9 +88,7 @@ def sphinx_build(
 
 # Our end-of-build summary (the same under every Sphinx): "  /path/file.rst:12: [subtype] message";
 # in a notebook, the cell and the line in it: "  /path/nb.ipynb:cell 3:2: [subtype] message".
-SUMMARY_LINE = re.compile(
-    r"^  (?P<path>\S+?(?::cell \d+)?):(?P<line>\d+): \[(?P<subtype>\w+)\] (?P<message>.*)$"
-)
+SUMMARY_LINE = re.compile(r"^  (?P<path>\S+?(?::cell \d+)?):(?P<line>\d+): \[(?P<subtype>\w+)\] (?P<message>.*)$")
 # Sphinx's log line; Sphinx 8+ appends "[paramcount.subtype]".
 LOG_LINE = re.compile(
     r"^(?P<path>\S+?(?::cell \d+)?):(?P<line>\d+): (?:ERROR|WARNING): paramcount: (?P<message>.*?)"

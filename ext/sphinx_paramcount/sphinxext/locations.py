@@ -100,8 +100,11 @@ def _holding_line(lines: list[str], line: int, text: str, back: int) -> int:
     first = _first_line(text)
     if first:
         fence = _MYST_FENCE if first == "{paramcount}" else None
+        # MyST gives a role the raw text of its reST form: the file holds the MyST form.
+        myst = first.replace(":paramcount:`", "{paramcount}`", 1)
         for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
-            if fence.search(lines[number - 1]) if fence else first in lines[number - 1]:
+            held = lines[number - 1]
+            if fence.search(held) if fence else first in held or myst in held:
                 return number
     return 0
 
