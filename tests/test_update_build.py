@@ -125,7 +125,12 @@ def test_update_fixes_each_mismatch_the_build_reports_and_nothing_else(tmp_path)
     stale = [s for s in collect(src).sites if s.stale]
     assert len(stale) == 26
     where = Counter(
-        (Path(s.path).name, int(s.location.rsplit(":", 1)[1]), Mismatch(s.key, s.stated, s.actual, s.target).message)
+        # A notebook's location names the cell too: "nb.ipynb:cell 3".
+        (
+            Path(s.location.rsplit(":", 1)[0]).name,
+            int(s.location.rsplit(":", 1)[1]),
+            Mismatch(s.key, s.stated, s.actual, s.target).message,
+        )
         for s in stale
     )
     assert set(where) == {(f, line, message.split(" (run 'sphinx-paramcount")[0]) for f, line, message in mismatches}
