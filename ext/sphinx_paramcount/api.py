@@ -108,9 +108,13 @@ def object_label(obj: Any) -> str:
 
     An instance is ``Name instance``: it is counted as it is, not as ``Name()`` would build it.
     """
+    import reprlib
+
     import torch.nn as nn
 
     instance = isinstance(obj, nn.Module)
+    if not instance and not callable(obj):
+        return reprlib.repr(obj)  # for the error that says what it is
     named = type(obj) if instance else obj
     name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or type(obj).__name__
     module = getattr(named, "__module__", None)

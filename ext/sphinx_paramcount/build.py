@@ -68,7 +68,7 @@ def build_object(obj: Any, label: str, device: str = "meta") -> Built:
         return Built(obj, "instance")
     if not callable(obj):
         raise InstantiateError(
-            f"{label!r} is a {type(obj).__name__}, not an nn.Module, a class or a factory",
+            f"{label} ({type(obj).__name__}) is not an nn.Module, a class or a factory",
             hint="pass a torch.nn.Module, its class, a function returning one, or a target string",
         )
     try:

@@ -55,6 +55,11 @@ STYLE = """
 """
 
 
+# Marks that ``sphinxext/notebook_outputs.py`` looks for in a page's HTML.
+OUTPUT_CLASS = "paramcount-nb"
+MATH_CLASS = "math notranslate nohighlight"
+
+
 def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
     """The docs' table as one HTML fragment, with its scoped stylesheet and the summary below it."""
     spec = table_spec(report, rows, sep)
@@ -64,7 +69,7 @@ def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
     body = "\n".join(_html_row(r, spec) for r in spec.rows)
     summary = " ".join(f"{line}." if not line.endswith(".") else line for line in summary_lines(report))
     return (
-        '<div class="paramcount paramcount-nb">\n'
+        f'<div class="paramcount {OUTPUT_CLASS}">\n'
         f"<style>{STYLE}</style>\n"
         '<table class="docutils align-default paramcount-table">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"
@@ -115,7 +120,7 @@ def _html_row(r: RowSpec, spec: TableSpec) -> str:
 
 def _math(latex: str) -> str:
     """Inline math as Sphinx's HTML writer marks it: the class Sphinx's MathJax setup processes."""
-    return f'<span class="math notranslate nohighlight">\\({html.escape(latex, quote=False)}\\)</span>' if latex else ""
+    return f'<span class="{MATH_CLASS}">\\({html.escape(latex, quote=False)}\\)</span>' if latex else ""
 
 
 def _classes(classes: list[str]) -> str:
@@ -156,20 +161,29 @@ def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
     """
     spec = table_spec(report, rows, sep)
     heads = columns(spec)
-    scale = 0.92 / sum(w for _, w in heads)  # of \linewidth, leaving room for the column gaps
+    # The counts take their natural width, unbroken; the other columns share
+    # what is left of the line (after the column gaps) as the docs' widths do.
+    wrapping = sum(w for name, w in heads if name not in HEAD_CLASSES)
     colspec = "".join(
-        (r">{\raggedleft\arraybackslash}" if name in HEAD_CLASSES else r">{\raggedright\arraybackslash}")
-        + f"p{{{w * scale:.3f}\\linewidth}}"
+        "r" if name in HEAD_CLASSES else rf">{{\raggedright\arraybackslash}}p{{{0.62 * w / wrapping:.3f}\linewidth}}"
         for name, w in heads
     )
     head = " & ".join(rf"\textbf{{{name}}}" for name, _ in heads) + r" \\"
-    lines = [rf"\begin{{longtable}}{{{colspec}}}", r"\hline", head, r"\hline", r"\endhead"]
+    # Smaller type and column gaps (in a group, so only here): seven columns must fit a page.
+    lines = [
+        r"{\small\setlength{\tabcolsep}{3pt}",
+        rf"\begin{{longtable}}{{{colspec}}}",
+        r"\hline",
+        head,
+        r"\hline",
+        r"\endhead",
+    ]
     lines += [_latex_row(r, spec) for r in spec.rows if r.kind != "total"]
     lines += [r"\hline", *(_latex_row(r, spec) for r in spec.rows if r.kind == "total"), r"\hline"]
-    lines.append(r"\end{longtable}")
+    lines.append(r"\end{longtable}}")
     summary = summary_lines(report)
     if summary:
-        lines.append(tex_text(" ".join(f"{x}." if not x.endswith(".") else x for x in summary)))
+        lines.append(r"\noindent " + tex_text(" ".join(f"{x}." if not x.endswith(".") else x for x in summary)))
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ from .. import __version__
 from .config import setup_config
 from .directive import ParamcountDirective
 from .nodes import setup_nodes
+from .notebook_outputs import setup_notebook_outputs
 from .notebooks import setup_notebooks
 from .problems import setup_problems
 from .reading import setup_reading
@@ -29,6 +30,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_problems(app)
     setup_reading(app)
     setup_notebooks(app)
+    setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
     return {
