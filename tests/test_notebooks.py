@@ -108,6 +108,27 @@ def test_a_mystnb_role_in_a_markdown_cell_shows_the_total(tmp_path):
     assert paragraph.get_text() == "The layer has 10 parameters."
 
 
+def test_a_failed_check_in_an_executed_mystnb_cell_is_a_mismatch_at_its_cell_and_line(tmp_path):
+    pytest.importorskip("ipykernel", reason="ipykernel runs the notebook")
+    src = _mystnb(
+        tmp_path,
+        [
+            nbformat.v4.new_markdown_cell("# Notebook"),
+            nbformat.v4.new_code_cell(
+                f'from sphinx_paramcount import explain\n\nexplain("{LINEAR}").check(total="10")\n'
+                f'explain("{LINEAR}").check(total="12")'
+            ),
+        ],
+    )
+    (src / "conf.py").write_text((src / "conf.py").read_text().replace('"off"', '"force"'))
+    result = sphinx_build(src, tmp_path / "out")
+    assert result.returncode == 1, result.stderr
+    assert problems(result) == [
+        ("nb.ipynb:cell 2", 4, "mismatch", f"stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%)"),
+    ]
+    assert "(the check in this cell no longer holds: correct its number, or the model)" in _logged(result.stderr)[0]
+
+
 # -- nbsphinx ------------------------------------------------------------------------------
 
 
@@ -228,6 +249,9 @@ def test_the_docs_notebook_is_executed_and_shows_the_seeds_derivation(tmp_path):
     assert not html.select(".cell_output .output.error, .cell_output .traceback")
     # The report's table, the check, the seed's prose, the seed's second example.
     assert outputs[0].startswith("Layer Parameters") and "131,618" in outputs[0]
+    # Its formulas are math that the page's MathJax typesets.
+    assert html.select(".cell_output")[0].select("span.math")
+    assert any("mathjax" in (script.get("src") or "") for script in html.select("script"))
     assert outputs[1] == "131,618 parameters: checked"
     assert "16 × 3 × 3 × 3 + 16 = 448" in outputs[2] and "32 × 2 + 2 = 66" in outputs[2]
     assert "1,160" in outputs[3]

@@ -1,4 +1,4 @@
-"""Notebooks read by nbsphinx: a MyST ``{paramcount}`` in a markdown cell is an error.
+"""Notebooks: a MyST ``{paramcount}`` nbsphinx would not run, a ``check`` that failed in an executed cell.
 
 nbsphinx turns a notebook into reST, its markdown cells through pandoc, which
 knows no MyST: a ```` ```{paramcount} ```` fence becomes a literal block and
@@ -6,6 +6,12 @@ a ``{paramcount}`` role plain text, so the model is neither shown nor
 checked, silently.  Each one is reported (subtype ``notebook``) at its cell
 and line, when the page is read, with what to write instead.  Raw reST cells
 need nothing here: nbsphinx parses them as reST, the directive and role run.
+
+MyST-NB executes code cells; one whose ``Report.check`` raised
+``MismatchError`` shows the traceback as its output (unless
+``nb_execution_raise_on_error`` stops the build there).  That is a stale
+number as much as a directive's: it is reported as a ``mismatch`` at the
+cell and the line of the cell that raised, with the check's own message.
 """
 
 from __future__ import annotations
@@ -14,10 +20,16 @@ import os
 import re
 from typing import Any
 
+from docutils import nodes
 from sphinx.util import get_filetype
 
 from ..notebooks import parse_cells
 from .problems import report_problem
+
+# IPython's traceback of a cell: where in the cell (the outermost frame), then the exception.
+_CELL_FRAME = re.compile(r"^Cell In\[\d*\], line (?P<line>\d+)", re.MULTILINE)
+_MISMATCH = re.compile(r"^(?:[\w.]+\.)?MismatchError: (?P<message>.*)\Z", re.MULTILINE | re.DOTALL)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # A code fence (``` or ~~~, MyST's ::: too) opening or closing, with what follows the marker.
 _FENCE = re.compile(r"^[ \t>]*(?P<marker>`{3,}|~{3,}|:{3,})(?P<info>.*)$")
@@ -85,5 +97,30 @@ def _myst_uses(text: str) -> list[tuple[int, str, str]]:
     return found
 
 
+def failed_checks(app: Any, doctree: nodes.document) -> None:
+    """``doctree-read``: report each executed MyST-NB code cell whose output is a ``MismatchError``."""
+    path = os.path.abspath(str(app.env.doc2path(app.env.docname)))
+    for cell in doctree.findall(nodes.container):
+        if cell.get("nb_element") != "cell_code" or "cell_index" not in cell:
+            continue
+        for output in cell.findall(nodes.literal_block):
+            if "traceback" not in output["classes"]:
+                continue
+            text = _ANSI.sub("", output.astext()).rstrip()
+            raised = _MISMATCH.search(text)
+            if raised is None:
+                continue
+            frame = _CELL_FRAME.search(text)
+            report_problem(
+                app.env,
+                f"{path}:cell {int(cell['cell_index']) + 1}:{frame['line'] if frame else 1}",
+                "mismatch",
+                raised["message"].strip(),
+                hint="the check in this cell no longer holds: correct its number, or the model",
+                fails=bool(app.config.paramcount_fail_on_mismatch),
+            )
+
+
 def setup_notebooks(app: Any) -> None:
     app.connect("source-read", check_notebook)
+    app.connect("doctree-read", failed_checks)
