@@ -283,7 +283,9 @@ def _notebook_location(env: Any, path: str, line: int | None, text: str, back: i
     page is read (counted per page in ``env.temp_data``).
     """
     cells = notebook_cells(path)
-    if line and line >= _CELL and cells:
+    # nbsphinx notes each notebook it parses, before parsing it; its reST may run past 10,000 lines.
+    read_by_nbsphinx = env.docname in (getattr(env, "nbsphinx_notebooks", None) or {})
+    if line and line >= _CELL and cells and not read_by_nbsphinx:
         cell, rest = divmod(line, _CELL)
         lines = cells[cell - 1].source.splitlines() if cell <= len(cells) else []
         in_cell = _holding_line(lines, rest - 1, text, back) or rest - 1
