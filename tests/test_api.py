@@ -281,6 +281,11 @@ def cells(html: str) -> Cells:
     return parser
 
 
+def test_repr_is_one_line():
+    expected = "<Report torch.nn.modules.container:Sequential instance: 130 parameters, 2 rows>"
+    assert repr(explain(nested(), depth=1)) == expected
+
+
 @pytest.mark.sphinx("html", testroot="basic")
 def test_html_is_the_docs_table(app):
     app.build()

@@ -133,6 +133,11 @@ class Report:
 
     # -- the Python API: displays and checks (``api.explain`` returns a Report) ------
 
+    def __repr__(self) -> str:
+        # Short: a REPL or a terminal IPython shows this, not every row's tensors.
+        rows = len(self.shown_rows)
+        return f"<Report {self.target}: {self.total:,} parameters, {rows} row{'' if rows == 1 else 's'}>"
+
     def __str__(self) -> str:
         """The command line's text table (``sphinx-paramcount TARGET``)."""
         from .render import to_text
