@@ -24,6 +24,9 @@ myst_enable_extensions = ["colon_fence"]
 # notebook top-matter stay plain MyST pages: they are not executed.
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
+# In the PDF, a report's output is its text table: MyST-NB would set its
+# _repr_latex_ (a longtable) inside a math block, which LaTeX cannot compile.
+nb_mime_priority_overrides = [("latex", "text/latex", None), ("latex", "text/markdown", None)]
 exclude_patterns = ["_build"]
 
 # Tables and code listings get numbers, so :numref: can point at a derivation table.
