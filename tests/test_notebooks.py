@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from sphinx_paramcount.sphinxext.locations import holding_file, notebook_line, update_hint
-from sphinx_paramcount.sphinxext.notebooks import _myst_uses
+from sphinx_paramcount.sphinxext.notebooks import _myst_uses, _rest_uses
 from tests.test_reliability import ANSI
 from tests.test_trust_sphinx import REPO, problems, sphinx_build
 
@@ -106,6 +106,43 @@ def test_a_mystnb_role_in_a_markdown_cell_shows_the_total(tmp_path):
     assert problems(result) == []
     paragraph = next(p for p in _html(out).select("p") if "The layer has" in p.get_text())
     assert paragraph.get_text() == "The layer has 10 parameters."
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_rest_paramcount_in_a_mystnb_raw_cell_is_a_notebook_error(tmp_path, jobs):
+    src = _mystnb(
+        tmp_path,
+        [
+            nbformat.v4.new_markdown_cell(f"# Notebook\n\n```{{paramcount}} {LINEAR}\n:total: 10\n```"),
+            _raw_rst(
+                f"Raw.\n\n.. paramcount:: {LINEAR}\n   :total: 10\n\nSee ``:paramcount:`1 <x:Y>``` and :paramcount:`{LINEAR}`."
+            ),
+            # A raw cell for another format is not reST.
+            nbformat.v4.new_raw_cell(f".. paramcount:: {LINEAR}", metadata={"raw_mimetype": "text/html"}),
+        ],
+    )
+    result = sphinx_build(src, tmp_path / "out", "-j", jobs)
+    assert result.returncode == 1, result.stderr
+    said = "in a raw cell: MyST-NB passes raw cells on unparsed: it is neither shown nor checked"
+    assert problems(result) == [
+        ("nb.ipynb:cell 2", 3, "notebook", f"a reST paramcount directive {said}"),
+        ("nb.ipynb:cell 2", 6, "notebook", f"a reST paramcount role {said}"),
+    ]
+    logged = _logged(result.stderr)
+    assert (
+        f"(write it as MyST in a markdown cell, which MyST-NB runs: '```{{paramcount}} {LINEAR}' with its options "
+        "and a closing '```') [paramcount.notebook]"
+    ) in logged[0]
+    assert f"runs: '{{paramcount}}`{LINEAR}`')" in logged[1]
+
+
+def test_rest_uses_skip_code_spans():
+    text = ".. paramcount:: a:B\n   :total: 1\n\n   .. paramcount::\n``:paramcount:`1 <c:D>``` :paramcount:`2 <e:F>`"
+    assert _rest_uses(text) == [
+        (1, "directive", "'```{paramcount} a:B' with its options and a closing '```'"),
+        (4, "directive", "'```{paramcount} pkg.mod:Model' with its options and a closing '```'"),
+        (5, "role", "'{paramcount}`2 <e:F>`'"),
+    ]
 
 
 def test_a_failed_check_in_an_executed_mystnb_cell_is_a_mismatch_at_its_cell_and_line(tmp_path):

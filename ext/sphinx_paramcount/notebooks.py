@@ -26,11 +26,20 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
 
 
+# The ``raw_mimetype`` values of a raw cell written in reST.
+REST_MIMETYPES = ("text/restructuredtext", "text/x-rst")
+
+
 @dataclass(frozen=True)
 class NotebookCell:
     kind: str  # "markdown", "code" or "raw"
     mimetype: str  # a raw cell's ``raw_mimetype``, lower case; "" if none
     source: str
+
+    @property
+    def raw_rest(self) -> bool:
+        """A raw cell in reST: nbsphinx parses it as reST, MyST-NB passes it on unparsed."""
+        return self.kind == "raw" and self.mimetype in REST_MIMETYPES
 
 
 def parse_cells(raw: str) -> list[NotebookCell]:

@@ -41,8 +41,6 @@ _DOCSTRING = re.compile(r"^(?P<file>.+?):docstring of (?P<name>[\w.]+)$")
 _CELL = 10_000
 # A place in a notebook: its cell (from 1, counting every cell) and the line in that cell.
 _IN_CELL = re.compile(r"^(?P<file>.+):cell (?P<cell>\d+):(?P<line>\d+)$")
-# The raw cells nbsphinx parses as reST, by their ``raw_mimetype``.
-_RST_MIMETYPES = ("text/restructuredtext", "text/x-rst")
 # How far below the line docutils gives the directive's or role's own text is looked for.
 _LOOK_AHEAD = 60
 
@@ -294,7 +292,7 @@ def _notebook_location(env: Any, path: str, line: int | None, text: str, back: i
     places = [
         (number, at)
         for number, cell in enumerate(cells, 1)
-        if cell.kind == "raw" and cell.mimetype in _RST_MIMETYPES
+        if cell.raw_rest
         for at, held in enumerate(cell.source.splitlines(), 1)
         for _ in range((held.strip() == first) if directive else held.count(first))
     ]

@@ -1,4 +1,4 @@
-"""Notebooks: a MyST ``{paramcount}`` nbsphinx would not run, a ``check`` that failed in an executed cell.
+"""Notebooks: a ``paramcount`` their reader would not run, a ``check`` that failed in an executed cell.
 
 nbsphinx turns a notebook into reST, its markdown cells through pandoc, which
 knows no MyST: a ```` ```{paramcount} ```` fence becomes a literal block and
@@ -6,6 +6,9 @@ a ``{paramcount}`` role plain text, so the model is neither shown nor
 checked, silently.  Each one is reported (subtype ``notebook``) at its cell
 and line, when the page is read, with what to write instead.  Raw reST cells
 need nothing here: nbsphinx parses them as reST, the directive and role run.
+MyST-NB is the other way round: it runs MyST in markdown cells and passes
+raw reST cells to the output unparsed, so a reST ``paramcount`` there is
+reported the same way.
 
 MyST-NB executes code cells; one whose ``Report.check`` raised
 ``MismatchError`` shows the traceback as its output (unless
@@ -43,33 +46,65 @@ _INSTEAD = (
     "use a raw cell of format reStructuredText (raw_mimetype text/restructuredtext) holding {form}, "
     "or build the notebook with MyST-NB ('myst_nb' in extensions), which runs MyST"
 )
+_INSTEAD_MYST = "write it as MyST in a markdown cell, which MyST-NB runs: {form}"
+# What each reader does with the cells it does not run.
+_SHOWS = {
+    "nbsphinx": "nbsphinx shows it as text and does not check it",
+    "myst_nb": "MyST-NB passes raw cells on unparsed: it is neither shown nor checked",
+}
+_REST_DIRECTIVE = re.compile(r"^[ \t]*\.\.[ \t]+paramcount::(?P<target>.*)$")
+_REST_ROLE = re.compile(r":paramcount:`[^`]*`")
 
 
 def check_notebook(app: Any, docname: str, source: list[str]) -> None:
-    """``source-read``: report each MyST directive or role in a markdown cell of a notebook nbsphinx reads."""
+    """``source-read``: report each ``paramcount`` in a cell that the notebook's reader shows without running it.
+
+    nbsphinx: MyST in markdown cells.  MyST-NB: reST in raw cells, which it
+    passes to the output as they are.
+    """
     path = str(app.env.doc2path(docname))
-    if not _read_by_nbsphinx(app, path):
+    reader = _reader(app, path)
+    if reader not in ("nbsphinx", "myst_nb"):
         return
     for number, cell in enumerate(parse_cells(source[0]), 1):
         kind = f"{cell.kind}:{cell.mimetype}" if cell.kind == "raw" else cell.kind
-        if kind not in _MARKDOWN:
+        if reader == "nbsphinx" and kind in _MARKDOWN:
+            uses, where, instead = _myst_uses(cell.source), "MyST {{paramcount}} {} in a markdown cell", _INSTEAD
+        elif reader == "myst_nb" and cell.raw_rest:
+            uses, where, instead = _rest_uses(cell.source), "reST paramcount {} in a raw cell", _INSTEAD_MYST
+        else:
             continue
-        for line, what, form in _myst_uses(cell.source):
+        for line, what, form in uses:
             report_problem(
                 app.env,
                 f"{os.path.abspath(path)}:cell {number}:{line}",
                 "notebook",
-                f"a MyST {{paramcount}} {what} in a markdown cell: nbsphinx shows it as text and does not check it",
-                hint=_INSTEAD.format(form=form),
+                f"a {where.format(what)}: {_SHOWS[reader]}",
+                hint=instead.format(form=form),
             )
 
 
-def _read_by_nbsphinx(app: Any, path: str) -> bool:
+def _reader(app: Any, path: str) -> str:
+    """The package whose parser reads the file ``path``: ``nbsphinx``, ``myst_nb``, ...; "" if none."""
     try:
         parser = app.registry.get_source_parser(get_filetype(app.config.source_suffix, path))
     except Exception:  # no parser for this file type: not ours to judge
-        return False
-    return parser.__module__.split(".")[0] == "nbsphinx"
+        return ""
+    return str(parser.__module__.split(".")[0])
+
+
+def _rest_uses(text: str) -> list[tuple[int, str, str]]:
+    """(line, "directive" or "role", the MyST to write instead) of each reST ``paramcount`` in ``text``."""
+    found: list[tuple[int, str, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        directive = _REST_DIRECTIVE.match(line)
+        if directive:
+            target = directive["target"].strip() or "pkg.mod:Model"
+            found.append((number, "directive", f"'```{{paramcount}} {target}' with its options and a closing '```'"))
+            continue
+        for role in _REST_ROLE.finditer(_CODE_SPAN.sub(" ", line)):
+            found.append((number, "role", f"'{{paramcount}}{role.group()[len(':paramcount:') :]}'"))
+    return found
 
 
 def _myst_uses(text: str) -> list[tuple[int, str, str]]:
