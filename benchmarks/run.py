@@ -1,4 +1,4 @@
-"""The benchmark of issue 4: whole-process wall time and peak RSS, side by side.
+"""The speed and memory benchmark: whole-process wall time and peak RSS, side by side.
 
     PYTHONPATH=ext python benchmarks/run.py [--quick]
 
@@ -15,8 +15,8 @@ starting Python and ``import torch``, and its peak RSS is that process's own
    models, against the same site with each directive replaced by a paragraph
    stating the number; serial and ``-j auto``; plus a no-change rebuild.
 4. ``sphinx-paramcount update --check`` of the same 200-directive site against
-   ``sphinx-build`` of it (issue 11: within 1.5x, each model built once).
-5. Formula coverage (issue 12, not timed): per real architecture, the share
+   ``sphinx-build`` of it (target: within 1.5x, each model built once).
+5. Formula coverage (not timed): per real architecture, the share
    of parameters in rows with neither a named formula nor a legend.
 
 The script imports neither torch nor the engine itself: only its workers do.
@@ -665,7 +665,7 @@ def print_site(site: dict, repeats: int, rebuilds: int) -> dict[str, float]:
     figures["parallel"] = par = statistics.median(ratios["directive"])
     figures["parallel small"] = statistics.median(par_r)
     print(
-        f"issue 4, -j auto at least as fast as serial for a many-page site ({MANY_PAGES} pages): {verdict(par <= 1.0)};"
+        f"target: -j auto at least as fast as serial for a many-page site ({MANY_PAGES} pages): {verdict(par <= 1.0)};"
         f" at {PAGES} pages {statistics.median(par_r):.2f}x, against Sphinx's own {statistics.median(static_par):.2f}x"
         " on the static site"
     )
@@ -744,7 +744,7 @@ def print_coverage(table: list) -> None:
     for name, total, now, before in table:
         print(f"| {name} | {total:,} | {_share(now, total)} | {_share(before, total)} |")
     worst = max(now / total for _, total, now, _ in table)
-    print(f"issue 12, at most 0.1% of each model's parameters unexplained: {verdict(worst <= 0.001)}")
+    print(f"target: at most 0.1% of each model's parameters unexplained: {verdict(worst <= 0.001)}")
 
 
 # -- main -----------------------------------------------------------------------------
@@ -813,7 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def print_targets(
     cells: dict[tuple[str, str], Cell], warm: dict[str, dict[str, float]], figures: dict[str, float]
 ) -> None:
-    print("\nIssue 4 targets")
+    print("\nSpeed and memory targets")
     big = cells.get(("Llama2_70B", "engine"))
     if big and big.wall is not None and big.rss is not None and big.total is not None:
         ok = big.wall < 3 and big.rss < GB and not big.note

@@ -12,6 +12,7 @@ copyright = "2025, sphinx-paramcount contributors"
 
 # MyST-NB reads .md pages as myst_parser does (it includes it) and runs .ipynb notebooks.
 extensions = ["sphinx_paramcount", "myst_nb"]
+extensions.append("sphinx.ext.autodoc")  # models.rst: a table under each model class (paramcount_autodoc)
 
 source_suffix = {
     ".rst": "restructuredtext",
@@ -39,3 +40,6 @@ html_title = "sphinx-paramcount"
 paramcount_formulas = {
     "examples.layers.LowRankLinear": "examples.formulas:low_rank_linear",
 }
+
+# models.rst: autodoc documents docs/examples/models.py, a derivation table under each model class.
+paramcount_autodoc = True

@@ -106,7 +106,7 @@ def test_markdown_and_derivation_formats() -> None:
     md = run(SEED, "-f", "markdown")
     assert md.returncode == 0
     # The Total derivation is math like every row's.
-    assert "| **Total** | | | $448 + 131{,}104 + 66$ | **131,618** |" in md.stdout.splitlines()
+    assert "| **Total** | **131,618** | | | $448 + 131{,}104 + 66$ |" in md.stdout.splitlines()
     prose = run(SEED, "-f", "derivation")
     assert prose.returncode == 0
     assert "Total parameters: 448 + 131,104 + 66 = 131,618" in prose.stdout

@@ -175,7 +175,7 @@ def test_tied_weight_counted_once() -> None:
     assert head.family == "tied"
     assert head.formula == head.derivation == r"\text{tied to }\mathtt{embed.weight}"
     assert render.plain(head.derivation) == "tied to embed.weight"
-    assert head.note == "weight is embed.weight (counted there)"
+    assert head.note == ""  # the formula says it: no note repeats it
     assert report.bytes_by_dtype == {"float32": 1872 * 4}
     assert sum(p.numel() for p in model.parameters()) == 1872
 
@@ -186,7 +186,9 @@ def test_tied_weight_with_own_bias() -> None:
     head = report.row("head")
     assert head is not None
     assert (head.params, head.family, head.formula, head.derivation) == (100, "generic", r"|\mathtt{bias}|", "100")
-    assert head.note == "weight is embed.weight (counted there)"
+    assert (
+        head.note == "weight is embed.weight (counted there)"
+    )  # the bias is counted here: the note says why the weight is not
 
 
 def test_batchnorm_buffers_apart() -> None:
@@ -418,7 +420,7 @@ def test_tie_survives_meta_params_build() -> None:
     assert report.total == 16
     assert [(r.name, r.params) for r in report.rows] == [("a", 16), ("b", 0)]
     b = report.row("b")
-    assert b is not None and b.note == "weight is a.weight (counted there)"
+    assert b is not None and b.note == "" and b.formula == r"\text{tied to }\mathtt{a.weight}"
 
 
 def test_freezing_survives_meta_params_build() -> None:
@@ -598,7 +600,7 @@ def test_quantized_layers_count_zero_and_say_why() -> None:
     assert report.total == 4 * 4 + 4  # only the float layer's parameters
     assert [r.name for r in report.rows] == ["0"]
     assert report.notices[-1] == (
-        "2 quantized layers (the first: 1, torch.ao.nn.quantized.modules.linear.Linear) keep their weights packed,"
+        "2 quantized layers (the first: '1', torch.ao.nn.quantized.modules.linear.Linear) keep their weights packed,"
         " not as parameters, so they count 0; count the float model to document its parameters"
     )
     single = explain("torch.ao.nn.quantized.Linear(4, 2)")

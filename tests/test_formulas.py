@@ -642,7 +642,7 @@ def test_lora_on_gpt2_conv1d_two_adapters_and_lora_bias() -> None:
         "LoRA rank (adapter 'default')",
         "LoRA rank (adapter 'second')",
     ]
-    assert row.label == "LoRA Linear(5, 12, r=4, r=2)"
+    assert row.label == "LoRA Conv1D(nf=12, nx=5, r=4, r=2)"
 
 
 def test_lora_embedding_and_dora() -> None:
@@ -677,6 +677,8 @@ def test_lora_on_a_gpt2_model_from_config() -> None:
     lora_rows = [r for r in report.rows if r.family == "lora"]
     assert [r.name for r in lora_rows] == [f"base_model.model.transformer.h.{i}.attn.c_attn" for i in (0, 1)]
     assert {r.derivation for r in lora_rows} == {r"64 \times 192 + 192 + 8 \times (64 + 192)"}
+    # Found by a tester: the label named PEFT's wrapper (``LoRA Linear(64, 192, r=8)``), not Conv1D.
+    assert {r.label for r in lora_rows} == {"LoRA Conv1D(nf=192, nx=64, r=8)"}
     assert report.trainable == 2 * 8 * (64 + 192) == 4096
     assert report.total == 4096 + sum(p.numel() for p in transformers.GPT2LMHeadModel(config).parameters())
     assert not [r for r in report.rows if r.family == "generic" and r.params]

@@ -115,7 +115,7 @@ def test_odd_names_in_html_latex_and_text(make_app, tmp_path):
     # HTML-escaped as any text is, inside the formula: MathJax reads the TeX back.
     assert rf"\({symbolic}\)".replace("&", "&amp;") in html
     assert r"\(|\mathtt{w\_50\%}|\)" in html  # a root parameter: its whole name
-    assert '<span class="pre">blocks.a&amp;b</span>' in html
+    assert '<code class="docutils literal notranslate paramcount-name">blocks.a&amp;b</code>' in html
     assert "Names with 50% &amp; {braces}" in html
 
 

@@ -68,6 +68,7 @@ def _compile(tmp_path: Path, root: str, *options: str) -> str:
         ["make", "-C", str(out), "LATEXMKOPTS=-interaction=nonstopmode -halt-on-error"],
         capture_output=True,
         text=True,
+        errors="replace",  # TeX's log may hold bytes of an 8-bit font encoding
         timeout=600,
     )
     log = "\n".join(p.read_text(errors="replace") for p in out.glob("*.log"))

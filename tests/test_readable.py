@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sphinx_paramcount import render
 from sphinx_paramcount.api import explain
@@ -18,6 +19,7 @@ from sphinx_paramcount.report import percent
 from sphinx_paramcount.stated import Claim, ClaimKey, StatedCount, describe_difference, parse_stated
 from sphinx_paramcount.views import at_root, check, view
 from tests.arith import latex_value
+from tests.test_reliability import table_rows
 
 REPO = Path(__file__).resolve().parent.parent
 READABLE = "tests.models.readable"
@@ -71,7 +73,8 @@ def test_cli_depth_1_on_resnet50_fits_120_columns() -> None:
     ).stdout
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 120, max(lines, key=len)
-    assert any(line.startswith("layer3  Sequential: Bottleneck + 5 × Bottleneck") for line in lines)
+    assert any(line.split()[:4] == ["layer3", "7,098,368", "Sequential:", "Bottleneck"] for line in lines)
+    assert any(" Sequential: Bottleneck + 5 × Bottleneck " in line for line in lines)
     # The Total's derivation wraps inside its column, and still lists every term.
     total = out[out.index("\nTotal") :]
     assert "25,557,032" in total and "14,964,736" in total
@@ -81,6 +84,19 @@ def test_text_table_fits_a_narrow_width() -> None:
     report = explain(RESNET)
     text = render.to_text(report, view(report, 1), width=80)
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_text_table_keeps_its_columns_when_a_word_is_wider_than_the_terminal_allows() -> None:
+    # "transformer.wte.weight", "Embedding(50257,": a word longer than its shrunk column
+    # once ran into the next column and past the terminal's edge (100 columns at 90).
+    report = explain("transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1))")
+    for width in (72, 90, 100):
+        lines = render.to_text(report, view(report, 2), width=width).splitlines()
+        table = lines[2 : 2 + next(i for i, line in enumerate(lines[2:]) if not line)]
+        assert max(len(line) for line in table) <= width, (width, table)
+        starts = [i + 3 for i in range(len(table[1])) if table[1][i : i + 3] == "-  "]
+        for line in table:
+            assert all(line[k - 2 : k] in ("  ", " ", "") for k in starts), (width, line)
 
 
 # -- a sub-tree ----------------------------------------------------------------------------
@@ -101,6 +117,13 @@ def test_root_starts_the_table_at_a_submodule() -> None:
     )
     assert not result.mismatches and not result.unknown
     assert report.bytes_by_dtype == {"float32": 215_808 * 4}
+    # A stale number says whose count it is: layer1's, not ResNet-50's.
+    stale = check(report, rows, [Claim(ClaimKey("total"), parse_stated("215,000"))]).mismatches
+    assert (
+        stale[0].message
+        == f"stated total 215,000 for {RESNET}, sub-module layer1, but the model has 215,808: +808 (+0.38%)"
+    )
+    assert render.to_text(report, rows).splitlines()[0] == f"{RESNET}, sub-module layer1: 215,808 parameters"
 
 
 def test_root_that_is_no_submodule_is_an_option_error() -> None:
@@ -244,12 +267,29 @@ def test_cli_format_total_and_root() -> None:
     assert run(RESNET, "--root", "layer1", "-f", "total").stdout == "215,808\n"
     data = json.loads(run(RESNET, "--root", "layer1", "-f", "json").stdout)
     assert (data["root"], data["total"], data["rows"][0]["name"]) == ("layer1", 215_808, "0.conv1")
+    # The heading names the sub-module: 215,808 is not ResNet-50's count.
+    assert run(RESNET, "--root", "layer1").stdout.splitlines()[0] == f"{RESNET}, sub-module layer1: 215,808 parameters"
     bad = run(RESNET, "--root", "layer9")
     assert bad.returncode == 2
     assert bad.stderr.splitlines() == [
         "sphinx-paramcount: error [option]: :root: 'layer9' is not a sub-module of ResNet50",
         "  hint: did you mean 'layer4'?",
     ]
+
+
+def test_cli_input_shape_adds_the_output_shape_column_as_the_directive_does() -> None:
+    args = [sys.executable, "-m", "sphinx_paramcount", "tests.models.seed:SimpleNet", "--input-shape", "1, 3, 32, 32"]
+    text = subprocess.run(args, capture_output=True, text=True, check=True, cwd=REPO).stdout.splitlines()
+    assert text[2].startswith("Layer  Parameters  Type                Output shape     Formula ")
+    assert text[4].startswith("conv1         448  Conv2d(3, 16, k=3)  (1, 16, 32, 32)  C_out")
+    md = subprocess.run([*args, "-f", "markdown"], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert md.splitlines()[:3] == [
+        "| Layer | Parameters | Type | Output shape | Formula | Derivation |",
+        "|---|---:|---|---|---|---|",
+        r"| conv1 | 448 | Conv2d(3, 16, k=3) | (1, 16, 32, 32) | $C_{out} \cdot C_{in} \cdot k_h \cdot k_w + C_{out}$"
+        r" | $16 \times 3 \times 3 \times 3 + 16$ |",
+    ]
+    assert "| **Total** | **131,618** | | | | $448 + 131{,}104 + 66$ |" in md.splitlines()
 
 
 # -- in a Sphinx build ---------------------------------------------------------------------
@@ -259,7 +299,7 @@ def _rows(html: str, table_id: str) -> list[list[str]]:
     from bs4 import BeautifulSoup
 
     table = BeautifulSoup(html, "html.parser").find(id=table_id)
-    return [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in table.find_all("tr")]
+    return table_rows(table)
 
 
 @pytest.mark.sphinx("html", testroot="readable-rows", freshenv=True)
@@ -282,3 +322,25 @@ def test_root_frozen_and_tied_rows_in_html(app, warning):
     assert "index.rst:17:" in problems[0] and "[paramcount.option]" in problems[0]
     assert ":root: 'layer9' is not a sub-module of ResNet50" in problems[0]
     assert app.statuscode == 1
+
+
+def test_total_derivation_is_short_and_groups_only_neighbours() -> None:
+    """Found by a tester: a full ResNet-50 table's Total was a 24-term sum, and Llama's
+    embedding and untied head read ``2 × 131,072,000`` as if they were a repeated block."""
+    resnet = explain(RESNET)
+    assert render.total_derivation(resnet.rows) == (
+        "9{,}408 + 128 + 215{,}808 + 1{,}219{,}584 + 7{,}098{,}368 + 14{,}964{,}736 + 2{,}049{,}000"
+    )
+    assert latex_value(render.total_derivation(resnet.rows)) == resnet.total == 25_557_032
+    llama = explain("transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig())")
+    shown = view(llama, None)
+    assert render.total_derivation(shown) == "131{,}072{,}000 + 6{,}476{,}267{,}520 + 4{,}096 + 131{,}072{,}000"
+    # Few rows: listed, equal neighbours grouped.
+    nn = torch.nn
+    few = explain(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 2), nn.Linear(2, 4)))
+    assert render.total_derivation(few.rows) == r"2 \times 20 + 10 + 12"
+    # Many rows in one wrapper: its parts a level down, each summed (twelve 2-row blocks here).
+    blocks = [nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1)) for _ in range(4)]
+    wrapped = explain(nn.Sequential(nn.Sequential(*blocks, nn.Linear(3, 5))), expand_repeats=True)
+    assert len(wrapped.rows) == 9
+    assert render.total_derivation(wrapped.rows) == r"4 \times 16 + 20"

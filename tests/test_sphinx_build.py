@@ -13,6 +13,8 @@ import pytest
 import sphinx
 from bs4 import BeautifulSoup
 
+from tests.test_reliability import table_rows
+
 REPO = Path(__file__).resolve().parent.parent
 # Sphinx 8 appends "[type.subtype]" to each warning line; older versions do not.
 TYPES_SHOWN = sphinx.version_info >= (8,)
@@ -29,7 +31,7 @@ def _table_rows(html: str) -> list[list[str]]:
     soup = BeautifulSoup(html, "html.parser")
     table = soup.select_one("table.paramcount-table")
     assert table is not None, "no paramcount table in the page"
-    return [[cell.get_text(" ", strip=True) for cell in tr.find_all(["td", "th"])] for tr in table.find_all("tr")]
+    return table_rows(table)
 
 
 @pytest.mark.sphinx("html", testroot="basic", freshenv=True)
@@ -39,7 +41,7 @@ def test_rst_table_has_the_seed_numbers(app, warning):
     assert "paramcount" not in warning.getvalue()
     html = (app.outdir / "index.html").read_text()
     rows = _table_rows(html)
-    assert rows[0] == ["Layer", "Type", "Formula", "Derivation", "Parameters", "Share"]
+    assert rows[0] == ["Layer", "Parameters", "Share", "Type", "Formula", "Derivation"]
     body = {r[0]: r for r in rows[1:]}
     assert body["conv1"][3] == "Conv2d(3, 16, k=3)"
     assert body["conv1"][1] == "448"
@@ -236,26 +238,23 @@ def test_options_depth_repeats_input_shape_class_and_user_formulas(app, warning)
     soup = BeautifulSoup(html, "html.parser")
     tables = soup.select("table.paramcount-table")
     # A user's formula registered in conf.py: d_in·r + r·d_out = 64·4 + 4·32 = 384.
-    adapter = {
-        r[0]: r
-        for r in ([c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[0].find_all("tr"))
-    }
+    adapter = {r[0]: r for r in table_rows(tables[0])}
     assert adapter["proj"][1] == "384"
     assert r"\(64 \times 4 + 4 \times 32\)" in html
     assert soup.select("div.adapter-table")
     # :depth: 1 sums the subtree into one row.
-    depth = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[1].find_all("tr")]
+    depth = table_rows(tables[1])
     assert [r[0] for r in depth[1:]] == ["embed_tokens", "layers", "norm", "lm_head", "Total"]
     assert depth[2][1] == "147,968"
     # Repeated blocks collapse by default.
-    repeated = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[2].find_all("tr")]
+    repeated = table_rows(tables[2])
     assert repeated[2][::3] == ["layers.0–3", "4 × DecoderBlock"]
     assert repeated[2][1] == "147,968"
     assert r"\(4 \times 36{,}992\)" in html
     # :expand-repeats: with the derivation format lists every block.
     assert "layers.3.down_proj" in html
     # :input-shape: materialises lazy modules and adds an output-shape column.
-    lazy = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in tables[3].find_all("tr")]
+    lazy = table_rows(tables[3])
     assert lazy[0] == ["Layer", "Parameters", "Share", "Type", "Output shape", "Formula", "Derivation"]
     assert lazy[1][:5] == ["features.0", "224", lazy[1][2], "Conv2d(3, 8, k=3)", "(1, 8, 6, 6)"]
     assert lazy[2][1] == "2,890" and lazy[2][4] == "(1, 10)"

@@ -172,5 +172,21 @@ def test_latex_tables_have_our_widths_and_may_break_across_pages(make_app, rootd
     # Three tables, each a longtable with the given widths, not tabulary's guess.
     assert tex.count(r"\begin{longtable}") == 3
     assert "tabulary" not in tex
-    widths = r"{\X{14}{100}\X{18}{100}\X{18}{100}\X{23}{100}\X{15}{100}\X{12}{100}}"
+    widths = r"{\X{16}{100}\X{14}{100}\X{10}{100}\X{17}{100}\X{18}{100}\X{25}{100}}"
     assert tex.count(widths) == 3, tex[tex.index(r"\begin{longtable}") :][:300]
+
+
+def test_long_names_wrap_after_a_dot_in_pieces_and_short_names_never():
+    from sphinx_paramcount.tablespec import name_pieces
+
+    assert name_pieces("conv1") == ["conv1"]
+    assert name_pieces("transformer.h.0.attn") == ["transformer.h.0.attn"]
+    assert name_pieces("model.layers.0.post_attention_layernorm") == ["model.layers.0.", "post_attention_layernorm"]
+    assert name_pieces("base_model.model.transformer.h.0.attn.c_attn.lora_A.default") == [
+        "base_model.model.",
+        "transformer.h.0.attn.",
+        "c_attn.lora_A.default",
+    ]
+    # A part longer than a piece stays whole; the pieces are the name, dots and all.
+    assert name_pieces("x" * 30 + ".y") == ["x" * 30 + ".", "y"]
+    assert name_pieces("a..b") == ["a..b"]

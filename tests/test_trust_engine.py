@@ -561,7 +561,7 @@ def test_trust_root_pages_show_counts_by_the_rule(trust_builds, jobs):
     assert "Not counted" in page("myst").select_one("p.paramcount-summary").get_text()
 
     labels = check_table_adds_up(page("labels").select_one("table.paramcount-table"))
-    assert {k: v[1] for k, v in labels.items() if k != "Total"} == {
+    assert {k: v[3] for k, v in labels.items() if k != "Total"} == {
         "a": "BadExtraRepr(4, 3)",
         "b": "BadRepr(3, 2)",
         "c": "IntExtraRepr",

@@ -74,7 +74,7 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
             quantized.append((name, f"{type(module).__module__}.{type(module).__qualname__}"))
         found = registry.lookup(type(module))
         label = _label(module, found)
-        modules.append(ModuleInfo(name, type(module).__name__, label))
+        modules.append(ModuleInfo(name, type(module).__name__, label, class_path(type(module))))
         if any(c == "" or name == c or name.startswith(c + ".") for c in covered):
             continue
         recurse = bool(found and found[0].covers_children)
@@ -253,6 +253,11 @@ def _holds_packed_weights(name: str, module: Any, quantized: list[tuple[str, str
     return not module._parameters
 
 
+def _quoted(name: str) -> str:
+    """A layer's name in prose: ``'0'`` reads as a name, not a number."""
+    return repr(name) if name else "(root)"
+
+
 def _quantized_notice(quantized: list[tuple[str, str]]) -> list[str]:
     """Say why quantized layers count nothing, rather than show them silently as 0."""
     if not quantized:
@@ -261,11 +266,11 @@ def _quantized_notice(quantized: list[tuple[str, str]]) -> list[str]:
     advice = "count the float model to document its parameters"
     if len(quantized) == 1:
         return [
-            f"the quantized layer {name or '(root)'} ({cls}) keeps its weights packed, not as parameters,"
+            f"the quantized layer {_quoted(name)} ({cls}) keeps its weights packed, not as parameters,"
             f" so it counts 0; {advice}"
         ]
     return [
-        f"{len(quantized)} quantized layers (the first: {name or '(root)'}, {cls}) keep their weights packed,"
+        f"{len(quantized)} quantized layers (the first: {_quoted(name)}, {cls}) keep their weights packed,"
         f" not as parameters, so they count 0; {advice}"
     ]
 
@@ -308,8 +313,8 @@ def _special_label(module: Any) -> str:
     """Labels for modules whose ``extra_repr`` reads badly in a cell.
 
     ``ParameterList``'s is one line per tensor; a scripted module is a
-    ``RecursiveScriptModule`` whatever it was; a quantized layer's count is 0
-    because its weights are packed, which the label says.
+    ``RecursiveScriptModule`` whatever it was.  (A quantized layer owns no
+    parameters, so it has no row: the summary says why it counts 0.)
     """
     cls = type(module)
     if cls.__name__ in ("ParameterList", "ParameterDict") and cls.__module__.startswith("torch.nn"):
@@ -318,8 +323,6 @@ def _special_label(module: Any) -> str:
     original = getattr(module, "original_name", None) if cls.__name__ == "RecursiveScriptModule" else None
     if isinstance(original, str) and original:
         return f"{original} (TorchScript)"
-    if cls.__module__.startswith(_QUANTIZED_PACKAGES) and not module._parameters:
-        return f"{cls.__name__} (quantized: weights packed, not parameters)"
     return ""
 
 
@@ -356,6 +359,7 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         name=name,
         type=type(module).__name__,
         label=label,
+        class_path=class_path(type(module)),
         depth=name.count(".") + 1 if name else 0,
         params=sum(t.numel for t in fresh),
         trainable=sum(t.numel for t in fresh if t.trainable),
@@ -364,8 +368,14 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         derivation=derivation,
         legend=tuple(legend(expr)) if fresh else (),
         family=family,
-        note=_joined(note, tied),
+        # A row whose every tensor is tied says so in its formula: no note repeats it.
+        note=_joined(note, tied) if fresh else note,
     )
+
+
+def class_path(cls: type) -> str:
+    """``torch.nn.modules.conv:Conv2d``: where a class is defined, module and qualified name apart."""
+    return f"{getattr(cls, '__module__', '')}:{getattr(cls, '__qualname__', cls.__name__)}"
 
 
 def tied_latex(shared: list[Tensor]) -> str:

@@ -16,7 +16,7 @@ import html
 
 from .render import summary_lines
 from .report import Report, Row
-from .tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, table_spec
+from .tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces, table_spec
 
 # Scoped to the output's own box, so it styles no other table of the page or
 # notebook.  Colours are JupyterLab's theme variables with fallbacks that
@@ -97,7 +97,7 @@ def _html_row(r: RowSpec, spec: TableSpec) -> str:
         classes = ["paramcount-total"]
     else:
         name = '<code class="docutils literal notranslate paramcount-name">'
-        name += ".<wbr>".join(html.escape(p) for p in r.name.split(".")) + "</code>"
+        name += "<wbr>".join(html.escape(p) for p in name_pieces(r.name)) + "</code>"
         if r.state:
             name += f' <span class="paramcount-state">{html.escape(r.state)}</span>'
         label = html.escape(r.type)

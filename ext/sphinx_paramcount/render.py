@@ -10,7 +10,7 @@ import json
 import re
 import textwrap
 
-from .count import compact_sum
+from .count import compact_sum, latex_int
 from .formulas.expr import latex_sep, unlatex_text
 from .report import Report, Row, percent
 
@@ -68,9 +68,53 @@ def plural(n: int, word: str, sep: str = ",") -> str:
     return f"{fmt(n, sep)} {word}{'' if n == 1 else 's'}"
 
 
+#: The most terms a Total derivation shows before its rows are summed by part.
+TOTAL_TERMS = 8
+
+
 def total_derivation(rows: list[Row]) -> str:
-    r"""The Total row's derivation: the counted rows, equal ones grouped (``4 \times 70{,}400 + ...``)."""
-    return compact_sum([r.params for r in counted(rows)])
+    r"""The Total row's derivation, short: the whole sum is the derivation format's.
+
+    The counted rows, where they are few (``448 + 131{,}104 + 66``), a run of
+    equal neighbours grouped (``2 \times 70{,}400``); otherwise
+    the model's top-level parts, each summed (ResNet-50's ``9{,}408 + 128 +
+    215{,}808 + ...``, seven terms for 161 rows), grouped the same way. It
+    evaluates to the total either way.
+    """
+    counted_rows = [r for r in counted(rows) if r.params]
+    if not counted_rows:
+        return "0"
+    runs = _runs([r.params for r in counted_rows])
+    if len(runs) > TOTAL_TERMS:
+        parts = _parts(counted_rows, 1)
+        if len(parts) == 1:  # one wrapper holds everything (``model.``, ``backbone.``): a level down
+            parts = _parts(counted_rows, 2)
+        runs = _runs(parts)
+    if len(runs) > TOTAL_TERMS:  # a flat model of many different layers: all equal terms grouped
+        return compact_sum([r.params for r in counted_rows])
+    # Only neighbours are grouped: equal layers apart (an embedding and its
+    # untied head) are not a repeated block.
+    return " + ".join(f"{k} \\times {latex_int(v)}" if k > 1 else latex_int(v) for k, v in runs)
+
+
+def _parts(rows: list[Row], level: int) -> list[int]:
+    """The rows' counts summed by the first ``level`` parts of their names, in order."""
+    sums: dict[str, int] = {}
+    for r in rows:
+        key = ".".join(r.name.split(".")[:level])
+        sums[key] = sums.get(key, 0) + r.params
+    return list(sums.values())
+
+
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    """``[5, 7, 7, 5]`` -> ``[(1, 5), (2, 7), (1, 5)]``: consecutive equal values counted."""
+    runs: list[tuple[int, int]] = []
+    for v in values:
+        if runs and runs[-1][1] == v:
+            runs[-1] = (runs[-1][0] + 1, v)
+        else:
+            runs.append((1, v))
+    return runs
 
 
 def mixed(report: Report) -> bool:
@@ -169,22 +213,47 @@ TEXT_WIDTH = 120
 # The columns in the HTML and LaTeX tables' order: the count (right-aligned) beside
 # the name, then the columns that wrap when the table is too wide (Type,
 # Formula, Derivation), and their narrowest.
+# An output-shape column (--input-shape) comes after Type, as in HTML; it does not wrap.
 _COUNT, _WRAPPING, _NARROWEST = 1, (2, 3, 4), 12
+
+
+def _with_shape(cells: list[str], shape: str | None) -> list[str]:
+    """``cells`` (Layer, Parameters, Type, Formula, Derivation) with the output shape after Type."""
+    return cells if shape is None else [*cells[:3], shape, *cells[3:]]
 
 
 def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WIDTH) -> str:
     """The table for a terminal, no line wider than ``width``: long cells wrap in their column."""
     rows = report.rows if rows is None else rows
-    header = ["Layer", "Parameters", "Type", "Formula", "Derivation"]
-    body = [[name_cell(r, report), params_cell(r), type_cell(r), plain(r.formula), plain(r.derivation)] for r in rows]
-    total = ["Total", fmt(report.total), "", "", plain(total_derivation(rows))]
+    shapes = any(r.output_shape for r in rows)
+
+    def shape(text: str) -> str | None:
+        return text if shapes else None
+
+    header = _with_shape(["Layer", "Parameters", "Type", "Formula", "Derivation"], shape("Output shape"))
+    body = [
+        _with_shape(
+            [name_cell(r, report), params_cell(r), type_cell(r), plain(r.formula), plain(r.derivation)],
+            shape(r.output_shape),
+        )
+        for r in rows
+    ]
+    total = _with_shape(["Total", fmt(report.total), "", "", plain(total_derivation(rows))], shape(""))
     table = [header, *body, total]
-    widths = _fit([max(len(line[i]) for line in table) for i in range(len(header))], width)
+    wrapping = (2, 4, 5) if shapes else _WRAPPING
+    natural = [max(len(line[i]) for line in table) for i in range(len(header))]
+    # A column narrower than its longest word (plus a continuation line's indent) would
+    # let that word run into the next column: shrink to it first, break words only if
+    # the table cannot fit otherwise.
+    whole = [
+        min(natural[i], 2 + max(len(w) for line in table for w in line[i].split() or [""])) for i in range(len(header))
+    ]
+    widths = _fit(natural, width, wrapping, whole)
 
     def lines(cells: list[str]) -> list[str]:
         wrapped = [
-            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
-            for c, w in zip(cells, widths)
+            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=w < f, break_on_hyphens=False) or [""]
+            for c, w, f in zip(cells, widths, whole)
         ]
         out = []
         for k in range(max(len(w) for w in wrapped)):
@@ -194,7 +263,8 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
         return out
 
     rule = "  ".join("-" * w for w in widths)
-    out = [f"{report.target}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
+    # With --root the count is the sub-module's: the heading must not credit it to the model.
+    out = [f"{report.subject}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
     for b in body:
         out += lines(b)
     out += [rule, *lines(total)]
@@ -208,14 +278,21 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
     return "\n".join(out) + "\n"
 
 
-def _fit(widths: list[int], width: int) -> list[int]:
-    """Column widths whose line fits in ``width``: the widest wrapping column gives way first."""
+def _fit(
+    widths: list[int], width: int, wrapping: tuple[int, ...] = _WRAPPING, floors: list[int] | None = None
+) -> list[int]:
+    """Column widths whose line fits in ``width``: the widest wrapping column gives way first.
+
+    Each gives way down to its floor (its longest word) first, then, if the line is
+    still too wide, down to ``_NARROWEST``.
+    """
     widths = list(widths)
-    while sum(widths) + 2 * (len(widths) - 1) > width:
-        i = max(_WRAPPING, key=lambda k: widths[k])
-        if widths[i] <= _NARROWEST:
-            break
-        widths[i] -= 1
+    for floor in ([max(f, _NARROWEST) for f in floors] if floors else None, None):
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            open_ = [k for k in wrapping if widths[k] > (floor[k] if floor else _NARROWEST)]
+            if not open_:
+                break
+            widths[max(open_, key=lambda k: widths[k])] -= 1
     return widths
 
 
@@ -230,16 +307,17 @@ def to_markdown(report: Report, rows: list[Row] | None = None) -> str:
     def cell(text: str) -> str:
         return text.replace("|", r"\|")
 
-    out = [
-        "| Layer | Parameters | Type | Formula | Derivation |",
-        "|---|---:|---|---|---|",
-    ]
+    shapes = any(r.output_shape for r in rows)
+
+    def line(cells: list[str], shape: str) -> str:
+        return "|" + "|".join(f" {c} " if c else " " for c in _with_shape(cells, shape if shapes else None)) + "|"
+
+    out = [line(["Layer", "Parameters", "Type", "Formula", "Derivation"], "Output shape")]
+    out.append(line(["---", "---:", "---", "---", "---"], "---").replace(" ", ""))
     for r in rows:
-        out.append(
-            f"| {cell(name_cell(r, report))} | {params_cell(r)} | {cell(type_cell(r))} | "
-            f"${cell(r.formula)}$ | ${cell(r.derivation)}$ |"
-        )
-    out.append(f"| **Total** | **{fmt(report.total)}** | | | ${cell(total_derivation(rows))}$ |")
+        cells = [cell(name_cell(r, report)), params_cell(r), cell(type_cell(r)), f"${cell(r.formula)}$"]
+        out.append(line([*cells, f"${cell(r.derivation)}$"], r.output_shape))
+    out.append(line(["**Total**", f"**{fmt(report.total)}**", "", "", f"${cell(total_derivation(rows))}$"], ""))
     extra = summary_lines(report)
     return "\n".join(out + ([""] + extra if extra else [])) + "\n"
 

@@ -46,6 +46,9 @@ class Row:
     # Part of a repeated block shown once for explanation: already counted by
     # the repeat row above it, so it is not added to the total again.
     detail: bool = False
+    # The layer class as ``module:qualname`` (``torch.nn.modules.conv:Conv2d``):
+    # what the Type cell links to; "" where the row is no one module's.
+    class_path: str = ""
 
     @property
     def shared(self) -> tuple[Tensor, ...]:
@@ -81,6 +84,7 @@ class ModuleInfo:
     name: str
     type: str
     label: str
+    class_path: str = ""  # ``module:qualname`` of its class, as ``Row.class_path``
 
 
 @dataclass
@@ -116,6 +120,11 @@ class Report:
     @property
     def buffer_total(self) -> int:
         return sum(b.numel for b in self.buffers)
+
+    @property
+    def subject(self) -> str:
+        """What the total counts: the target, or ``target, sub-module root`` under ``:root:``."""
+        return f"{self.target}, sub-module {self.root}" if self.root else self.target
 
     @property
     def type_name(self) -> str:

@@ -20,7 +20,7 @@ from .report import Report, Row, percent
 COLUMNS = ("Layer", "Parameters", "Share", "Type", "Formula", "Derivation")
 # Relative column widths, used by LaTeX ("Parameters" and "100.0%" must fit unbroken).
 WIDTHS = (16, 14, 10, 17, 18, 25)
-# The output-shape column, when shown, comes after Share.
+# The output-shape column, when shown, comes after Type.
 SHAPE_AT, SHAPE_WIDTH = 4, 12
 # The count columns' classes on their headers too: the stylesheets align them right.
 HEAD_CLASSES = {"Parameters": ["paramcount-count"], "Share": ["paramcount-share"]}
@@ -41,6 +41,9 @@ class RowSpec:
     share: float  # percent, rounded to 0.1 for the bar
     share_text: str
     state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
+    type_path: str = ""  # the layer class, ``torch.nn.modules.conv:Conv2d`` (``Row.class_path``)
+    # Its documentation, found when a page is written (``sphinxext.links.LinkTypes``): "" for none.
+    type_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 share=share,
                 share_text=share_text,
                 state=state(r, report),
+                type_path=r.class_path,
             )
         )
     share, share_text = _share(report.total, report.total, False)
@@ -101,3 +105,22 @@ def columns(spec: TableSpec) -> list[tuple[str, int]]:
     if spec.shapes:
         out.insert(SHAPE_AT, ("Output shape", SHAPE_WIDTH))
     return out
+
+
+# A name wraps only in pieces at least this long: short names never wrap, so
+# their column stays as narrow as they are.
+NAME_PIECE = 24
+
+
+def name_pieces(name: str, width: int = NAME_PIECE) -> list[str]:
+    """``name`` in pieces of up to ``width`` characters, each ending after a dot where possible."""
+    pieces = [""]
+    for part in name.split(".")[:-1]:
+        if pieces[-1] and len(pieces[-1]) + len(part) + 1 > width:
+            pieces.append("")
+        pieces[-1] += part + "."
+    last = name.rpartition(".")[2]
+    if pieces[-1] and len(pieces[-1]) + len(last) > width:
+        pieces.append("")
+    pieces[-1] += last
+    return pieces

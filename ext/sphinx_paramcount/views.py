@@ -53,6 +53,7 @@ def _group_row(key: str, depth: int, members: list[Row], info: dict[str, ModuleI
         name=key,
         type=module.type if module else "",
         label=f"{label}: {structure}" if label and structure else label or structure,
+        class_path=module.class_path if module else "",
         depth=depth,
         params=sum(r.params for r in members),
         trainable=sum(r.trainable for r in members),
@@ -199,6 +200,7 @@ def _repeat_row(
         name=name,
         type=info.type,
         label=info.label,
+        class_path=info.class_path,
         depth=first.count(".") + 1,
         params=sum(counts),
         trainable=sum(trainables[k] for k in run),
@@ -310,4 +312,4 @@ def claim_counts(report: Report, rows: list[Row]) -> dict[ClaimKey, int]:
 
 def check(report: Report, rows: list[Row], claims: Iterable[Claim]) -> Check:
     """Check stated claims against the rows a table shows (``view``)."""
-    return check_claims(report.target, claim_counts(report, rows), claims)
+    return check_claims(report.subject, claim_counts(report, rows), claims)

@@ -134,7 +134,11 @@ def lora(m: Any) -> Expr:
 
 
 def lora_label(m: Any) -> str:
+    """``LoRA Linear(768, 2304, r=8)``; over transformers' ``Conv1D``, its own arguments."""
     ranks = ", ".join(f"r={r}" for _, r, _ in _ranks(m))
+    base: Any = m.get_base_layer() if hasattr(m, "get_base_layer") else None
+    if type(base).__name__ == "Conv1D":  # PEFT wraps it in its Linear layer: name what it wraps
+        return f"LoRA Conv1D(nf={base.nf}, nx={base.nx}, {ranks})"
     return f"LoRA {type(m).__name__}({m.in_features}, {m.out_features}, {ranks})"
 
 

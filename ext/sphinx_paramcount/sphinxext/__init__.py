@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from .autodoc import setup_autodoc
 from .config import setup_config
 from .directive import ParamcountDirective
+from .links import setup_links
 from .nodes import setup_nodes
 from .notebook_outputs import setup_notebook_outputs
 from .notebooks import setup_notebooks
@@ -21,11 +23,14 @@ from .role import ParamcountRole
 # 4: captions carry their source (gettext); sums grouped with paramcount_thousands_sep.
 # 5: table rows carry a frozen/trainable state; Total derivations grouped.
 # 6: the table's cell data (``RowSpec``, ``TableSpec``) moved to the engine's ``tablespec``.
-ENV_VERSION = 6
+# 7: rows carry their layer's class path (links to its documentation).
+ENV_VERSION = 7
 
 
 def setup(app: Any) -> dict[str, Any]:
     setup_config(app)
+    # Before the tables' own post-transforms of its priority, which expand the rows it links.
+    setup_links(app)
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
@@ -33,6 +38,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
+    setup_autodoc(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

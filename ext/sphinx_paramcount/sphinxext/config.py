@@ -13,6 +13,7 @@ from sphinx.util import logging
 
 from ..build import DEVICES
 from ..formulas.registry import REGISTRY
+from .autodoc import config_errors as autodoc_config_errors
 
 logger = logging.getLogger("sphinx_paramcount")
 
@@ -26,6 +27,12 @@ CONFIG_VALUES: dict[str, tuple[Any, type | tuple[type, ...]]] = {
     "paramcount_thousands_sep": (",", str),
     # Identical numbered blocks (layers.0 ... layers.79) as one row; ``:expand-repeats:`` per table.
     "paramcount_collapse_repeats": (True, bool),
+    # autodoc: a table under every nn.Module class it documents that builds without arguments (autodoc.py).
+    "paramcount_autodoc": (False, bool),
+    # The directive options of those tables: {"depth": 1}.
+    "paramcount_autodoc_options": ({}, dict),
+    # Targets for classes that need arguments, or None for no table: {"pkg.Cls": "pkg.Cls(3, 16)"}.
+    "paramcount_autodoc_targets": ({}, dict),
 }
 
 
@@ -69,8 +76,9 @@ def check_config(app: Any, config: Any) -> None:
             )
             continue
         REGISTRY.add_spec(layer, spec)
+    errors += autodoc_config_errors(app, config)
     for message in errors:
-        name = message.split()[0]
+        name = message.split()[0].rstrip(":")
         logger.error(f"paramcount: {message}", type="paramcount", subtype="config", location=_conf_line(app, name))
     app.paramcount_config_errors = errors
 

@@ -69,7 +69,11 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
     docstring = _DOCSTRING.match(source)
     if docstring:
         found = _docstring_line(docstring["file"], docstring["name"], line or 1)
-        return _confirmed(*found, text, back) if found else f"{source}:{line}"
+        if not found:
+            return f"{source}:{line}"
+        path, at, start = found
+        # Text the file does not hold was added to the docstring (paramcount_autodoc's table): at the docstring.
+        return f"{path}:{_found_line(path, at, text, back) or start}"
     if source.startswith("<"):
         return f"{source}:{line}" if line else source
     path = os.path.abspath(source)
@@ -87,7 +91,7 @@ def in_page_file(source: str | None) -> bool:
 
 def _confirmed(path: str, line: int, text: str, back: int) -> str:
     """``path:N``, N the first line from ``line - back`` on that holds ``text``'s first line (else ``line``)."""
-    return f"{path}:{_holding_line(_file_lines(path), line, text, back) or line}"
+    return f"{path}:{_found_line(path, line, text, back) or line}"
 
 
 def _holding_line(lines: list[str], line: int, text: str, back: int) -> int:
@@ -105,6 +109,11 @@ def _holding_line(lines: list[str], line: int, text: str, back: int) -> int:
             if fence.search(held) if fence else first in held or myst in held:
                 return number
     return 0
+
+
+def _found_line(path: str, line: int, text: str, back: int) -> int:
+    """The first line of ``path`` from ``line - back`` on that holds ``text``'s first line; ``line`` for no text, 0 if none does."""
+    return _holding_line(_file_lines(path), line, text, back) if _first_line(text) else line
 
 
 def _first_line(text: str) -> str:
@@ -236,11 +245,13 @@ def _raw_offset(text: str, normalised_at: int) -> int:
     return len(text)
 
 
-def _docstring_line(path: str, name: str, line: int) -> tuple[str, int] | None:
-    """``(mod.py, 12)``: the line of ``mod.py`` holding line ``line`` of ``name``'s docstring.
+def _docstring_line(path: str, name: str, line: int) -> tuple[str, int, int] | None:
+    """``(mod.py, 12, 10)``: the lines of ``mod.py`` holding line ``line`` of ``name``'s docstring, and its first.
 
     ``name`` is autodoc's dotted name (``pkg.mod.Cls.method``); the module is
-    the longest prefix of it whose file is ``path``.
+    the longest prefix of it whose file is ``path``.  An object without a
+    docstring of its own (autodoc shows an inherited one) gives its ``class``
+    or ``def`` line for both.
     """
     import sys
 
@@ -267,8 +278,9 @@ def _docstring_line(path: str, name: str, line: int) -> tuple[str, int] | None:
         node = found[0]
     body = getattr(node, "body", [])
     if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
-        return None
-    return os.path.abspath(path), body[0].lineno + line - 1
+        own = getattr(node, "lineno", 0)
+        return (os.path.abspath(path), own, own) if own else None
+    return os.path.abspath(path), body[0].lineno + line - 1, body[0].lineno
 
 
 def _notebook_location(env: Any, path: str, line: int | None, text: str, back: int, *, directive: bool) -> str:

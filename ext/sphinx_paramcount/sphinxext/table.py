@@ -32,7 +32,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from ..report import Report, Row
-from ..tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, table_spec
+from ..tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces, table_spec
 
 
 class table_rows(nodes.General, nodes.Element):  # noqa: N801 (docutils node classes are lower case)
@@ -83,7 +83,7 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
             _entry(math(r.derivation)),
             classes=["paramcount-total"],
         )
-    label: list[nodes.Node] = [nodes.Text(r.type)]
+    label: list[nodes.Node] = [_type_text(r)]
     if r.note:
         label += [nodes.Text(" "), nodes.emphasis("", f"({r.note})", classes=["paramcount-note"])]
     name: list[nodes.Node] = [layer_name(r.name, r.name)]
@@ -108,6 +108,20 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
     return nodes.row("", *cells, classes=classes)
 
 
+def _type_text(r: RowSpec) -> nodes.Node:
+    """The Type cell's text; a link to the layer class's documentation where one was found."""
+    if not r.type_uri:
+        return nodes.Text(r.type)
+    return nodes.reference(
+        r.type,
+        r.type,
+        refuri=r.type_uri,
+        reftitle=r.type_path.replace(":", "."),
+        internal="://" not in r.type_uri,
+        classes=["paramcount-type-link"],
+    )
+
+
 def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
     para = nodes.paragraph()
     para.extend(children)
@@ -119,12 +133,11 @@ class layer_name(nodes.literal):  # noqa: N801 (docutils node classes are lower 
 
 
 def visit_layer_name_html(self: Any, node: layer_name) -> None:
-    # <wbr> after each dot: a long name (``model.layers.0.post_attention_layernorm``)
-    # wraps between its parts rather than widen the column or break inside a word,
-    # and a name copied from the page is still the name.
-    parts = node.astext().split(".")
+    # <wbr> between pieces: a long name (``model.layers.0.post_attention_layernorm``)
+    # wraps after a dot rather than widen the column or break inside a word, and a
+    # name copied from the page is still the name.
     self.body.append(self.starttag(node, "code", "", CLASS="docutils literal notranslate paramcount-name"))
-    self.body.append(".<wbr>".join(self.encode(p) for p in parts))
+    self.body.append("<wbr>".join(self.encode(p) for p in name_pieces(node.astext())))
     self.body.append("</code>")
     raise nodes.SkipNode
 

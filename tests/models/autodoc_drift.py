@@ -1,0 +1,28 @@
+"""Models whose docstrings are out of date, or which fail to build (the ``test-autodoc-drift`` root)."""
+
+from torch import nn
+
+
+class Stale(nn.Module):
+    """A layer whose docstring states a stale count.
+
+    It has :paramcount:`99 <tests.models.autodoc_drift:Stale>` parameters.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+
+class Broken(nn.Module):
+    """Takes no arguments, but fails to build."""
+
+    def __init__(self):
+        super().__init__()
+        raise RuntimeError("the weights file is missing")
+
+
+class Undocumented(nn.Module):
+    def __init__(self):
+        super().__init__()
+        raise ValueError("no width given")
