@@ -32,7 +32,9 @@ REL = "tests.models.reliability"
 
 # ``/path/index.rst:12: ERROR: paramcount: message [paramcount.subtype]``, as Sphinx logs it.
 PROBLEM = re.compile(
-    r"^(?P<path>\S+?):(?P<line>\d+): (?P<level>ERROR|WARNING): paramcount: (?P<message>.*) \[paramcount\.(?P<subtype>\w+)\]$"
+    # A notebook's location is its cell and the line in it: "nb.ipynb:cell 3:2".
+    r"^(?P<path>\S+?(?::cell \d+)?):(?P<line>\d+): (?P<level>ERROR|WARNING): paramcount: (?P<message>.*) "
+    r"\[paramcount\.(?P<subtype>\w+)\]$"
 )
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # sphinx.testing's warning stream is coloured
