@@ -17,6 +17,7 @@ from sphinx_paramcount.sphinxext.locations import holding_file, notebook_line, u
 from sphinx_paramcount.sphinxext.notebooks import _myst_uses, _rest_uses
 from tests.test_reliability import ANSI
 from tests.test_trust_sphinx import REPO, problems, sphinx_build
+from tests.tools import require
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebooks extra")
 
@@ -45,8 +46,7 @@ def _mystnb(tmp_path: Path, cells: list) -> Path:
 
 def _nbsphinx(tmp_path: Path, cells: list) -> Path:
     pytest.importorskip("nbsphinx", reason="nbsphinx is in the notebooks extra")
-    if shutil.which("pandoc") is None:
-        pytest.skip("nbsphinx needs pandoc for markdown cells")
+    require("nbsphinx's markdown cells", [] if shutil.which("pandoc") else ["pandoc"])
     conf = 'extensions = ["nbsphinx", "sphinx_paramcount"]\nnbsphinx_execute = "never"\n'
     return _project(tmp_path, conf, cells)
 
