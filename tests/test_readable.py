@@ -228,6 +228,12 @@ def test_readable_labels() -> None:
         ("plist", "ParameterList(2 tensors)"),
         ("pdict", "ParameterDict(1 tensor)"),
     ]
+    # Found by a tester: ``|0| + |1|`` read like absolute values, with no legend to say what 0 and 1 are.
+    assert [(w, v) for _, w, v in odd.rows[0].legend] == [
+        ("Entry 0 of the ParameterList, shape 2 × 3", 6),
+        ("Entry 1 of the ParameterList, shape 3", 3),
+    ]
+    assert [(w, v) for _, w, v in odd.rows[1].legend] == [("Entry scale of the ParameterDict, shape 1", 1)]
     scripted = explain(f"{READABLE}:scripted")
     assert scripted.rows[0].label == "Conv2d (TorchScript)"
 

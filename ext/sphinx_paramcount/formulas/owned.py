@@ -31,9 +31,14 @@ _KINDS = [
 ]
 
 
-def owned_words(name: str, shape: tuple[int, ...]) -> str:
-    """A directly owned tensor in words: ``"Position embedding, shape 1 × 197 × 768"``."""
+def owned_words(name: str, shape: tuple[int, ...], container: str = "") -> str:
+    """A directly owned tensor in words: ``"Position embedding, shape 1 × 197 × 768"``.
+
+    ``container`` is ``"ParameterList"`` or ``"ParameterDict"`` for their entries.
+    """
     dims = " × ".join(str(d) for d in shape) if shape else "() (a single number)"
+    if container:
+        return f"Entry {name} of the {container}, shape {dims}"
     for pattern, kind in _KINDS:
         if pattern.fullmatch(name.lower()):
             return f"{kind}, shape {dims}"
@@ -48,8 +53,13 @@ def shape_product(module: Any, tensors: Sequence[tuple[str, tuple[int, ...]]], *
     module of an unknown class keeps the bare product: what it lacks is a
     formula, which ``register_formula`` gives.
     """
-    holder = root or bool(getattr(module, "_modules", None))
+    # A ParameterList's entries are named 0, 1, ...: ``|0| + |1|`` needs its legend most.
+    container = type(module).__name__ if type(module).__name__ in ("ParameterList", "ParameterDict") else ""
+    holder = root or bool(container) or bool(getattr(module, "_modules", None))
     own = getattr(module, "_parameters", None) or {}
     return total(
-        [TensorSize(name, shape, owned_words(name, shape) if holder and name in own else "") for name, shape in tensors]
+        [
+            TensorSize(name, shape, owned_words(name, shape, container) if holder and name in own else "")
+            for name, shape in tensors
+        ]
     )
