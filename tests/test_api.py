@@ -323,8 +323,17 @@ def test_html_of_frozen_and_shaped_rows():
 def test_latex_compiles_with_pdflatex(tmp_path):
     require("LaTeX display test", [] if shutil.which("pdflatex") else ["pdflatex"])
     model = nn.ModuleDict({"a_b%#": nn.Linear(4, 4), "blocks": nn.Sequential(*(nn.Linear(4, 4) for _ in range(3)))})
-    latex = explain(model)._repr_latex_() + explain(SimpleNet, input_shape=(1, 3, 32, 32))._repr_latex_()
-    assert r"\texttt{a\_b\%\#} & 20 &" in latex
+    # Words that outgrow their column unless the cells may break or hyphenate them:
+    # a long snake_case name, a type label with no space before its first comma.
+    wide = nn.ModuleDict({"token_type_embeddings": nn.Embedding(1000, 64), "bn": nn.BatchNorm2d(8)})
+    latex = (
+        explain(model)._repr_latex_()
+        + explain(SimpleNet, input_shape=(1, 3, 32, 32))._repr_latex_()
+        + explain(wide)._repr_latex_()
+    )
+    assert r"\texttt{token\_\allowbreak{}type\_\allowbreak{}embeddings}" in latex
+    assert r"BatchNorm2d(\allowbreak{}8)" in latex
+    assert r"\texttt{a\_\allowbreak{}b\%\#} & 20 &" in latex
     assert r"$16 \times 3 \times 3 \times 3 + 16$" in latex
     assert r"\textbf{Total} & \textbf{131,618} & 100.0\% &" in latex
     # Packages and margins as nbconvert's PDF template has them, and nothing else.

@@ -165,7 +165,9 @@ def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
     # what is left of the line (after the column gaps) as the docs' widths do.
     wrapping = sum(w for name, w in heads if name not in HEAD_CLASSES)
     colspec = "".join(
-        "r" if name in HEAD_CLASSES else rf">{{\raggedright\arraybackslash}}p{{{0.62 * w / wrapping:.3f}\linewidth}}"
+        "r"
+        if name in HEAD_CLASSES
+        else rf">{{\raggedright\arraybackslash\hspace{{0pt}}}}p{{{0.62 * w / wrapping:.3f}\linewidth}}"
         for name, w in heads
     )
     head = " & ".join(rf"\textbf{{{name}}}" for name, _ in heads) + r" \\"
@@ -193,14 +195,22 @@ def _latex_row(r: RowSpec, spec: TableSpec) -> str:
     if r.kind == "total":
         cells = [r"\textbf{Total}", rf"\textbf{{{tex_text(r.params)}}}", share, "", *shape, "", _tex_math(r.derivation)]
     else:
-        name = r"\texttt{" + r".\allowbreak{}".join(tex_text(p) for p in r.name.split(".")) + "}"
+        name = r"\texttt{" + r".\allowbreak{}".join(_tex_name(p) for p in r.name.split(".")) + "}"
         if r.kind == "detail":
             name = r"\quad " + name
         if r.state:
             name += rf" \emph{{{tex_text(r.state)}}}"
-        label = tex_text(r.type) + (rf" \emph{{({tex_text(r.note)})}}" if r.note else "")
+        # A type may break after its class name, before it is hyphenated.
+        label = tex_text(r.type).replace("(", r"(\allowbreak{}", 1)
+        label += rf" \emph{{({tex_text(r.note)})}}" if r.note else ""
         cells = [name, tex_text(r.params), share, label, *shape, _tex_math(r.formula), _tex_math(r.derivation)]
     return " & ".join(cells) + r" \\"
+
+
+def _tex_name(part: str) -> str:
+    # A typewriter font never hyphenates: a long snake_case name (Hugging
+    # Face's ``token_type_embeddings``) may break after its underscores instead.
+    return r"\_\allowbreak{}".join(tex_text(w) for w in part.split("_"))
 
 
 def _tex_math(latex: str) -> str:
