@@ -134,6 +134,10 @@ def test_depth_and_root_choose_the_view_and_checks_see_it():
     assert (sub.total, counts(sub), sub.root) == (112, {"0": 40, "1": 72}, "0")
 
 
+def test_a_torch_device_names_the_device():
+    assert explain(SimpleNet, device=torch.device("cpu")).total == 131618
+
+
 def test_repeated_blocks_collapse_unless_expanded():
     stack = nn.Sequential(*(nn.Linear(4, 4) for _ in range(3)))
     assert counts(explain(stack)) == {"0–2": 60, "0": 20}
@@ -146,6 +150,8 @@ def test_repeated_blocks_collapse_unless_expanded():
         (SimpleNet, {"depth": -1}, OptionError, "depth -1 is not a whole number of 0 or more"),
         (SimpleNet, {"depth": "one"}, OptionError, "'one' is not a whole number of 0 or more"),
         (SimpleNet, {"device": "cuda"}, OptionError, "'cuda' is not one of meta, cpu"),
+        (SimpleNet, {"device": torch.device("cuda", 0)}, OptionError, "'cuda:0' is not one of meta, cpu"),
+        (SimpleNet, {"device": 0}, OptionError, "'0' is not one of meta, cpu"),
         (SimpleNet, {"input_shape": (1, 0)}, OptionError, "input_shape (1, 0) is not a tuple of whole numbers"),
         (SimpleNet, {"root": "fc9"}, OptionError, ":root: 'fc9' is not a sub-module of SimpleNet"),
         (42, {}, InstantiateError, "42 (int) is not an nn.Module, a class or a factory"),
