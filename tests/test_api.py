@@ -104,7 +104,11 @@ def test_a_factory_that_needs_arguments_says_how_to_pass_one():
     with pytest.raises(TargetError) as caught:
         explain(make)
     assert caught.value.message.endswith("needs arguments that were not given: width")
-    assert caught.value.hint.startswith("pass an instance, or a factory that needs no arguments, e.g. lambda: ")
+    assert caught.value.hint == "pass an instance, or a factory that needs no arguments, e.g. lambda: make(...)"
+    # A class from a module: the hint is Python a cell can run, not the target's pkg.mod:Name.
+    with pytest.raises(TargetError) as caught:
+        explain(nn.Linear)
+    assert caught.value.hint.endswith("e.g. lambda: Linear(...)")
 
 
 def test_a_target_string():
