@@ -85,6 +85,16 @@ def test_an_instance_forward_pass_runs_on_a_copy():
     assert torch.equal(model[1].running_mean, torch.zeros(4))
 
 
+def test_an_instance_of_lazy_layers_only_is_materialised_on_a_copy():
+    # No initialised parameter says where the input goes: the lazy ones do (the CPU here).
+    model = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.LazyLinear(2))
+    report = explain(model, input_shape=(1, 3))
+    assert counts(report) == {"0": 3 * 4 + 4, "2": 4 * 2 + 2}
+    assert report.row("2").output_shape == "(1, 2)"
+    assert type(model[0]) is nn.LazyLinear  # the instance itself is left lazy
+    assert explain(nn.LazyLinear(4), input_shape=(1, 3)).total == 16
+
+
 def test_a_class_is_built_on_meta_like_a_target():
     report = explain(SimpleNet)
     assert (report.total, report.method, report.target) == (131_618, "meta", SEED)
