@@ -202,6 +202,31 @@ def test_check_raises_the_builds_message(app_mismatch_messages):
     assert (mismatch.key.what, mismatch.stated.value, mismatch.actual) == ("total", 131_586, 131_618)
 
 
+def test_a_failing_check_in_pytest_points_at_the_tests_line(tmp_path):
+    (tmp_path / "test_size.py").write_text(
+        "from sphinx_paramcount import explain\n"
+        "from tests.models.seed import SimpleNet\n"
+        "\n"
+        "def test_size():\n"
+        "    explain(SimpleNet).check(total='131,586')\n",
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_size.py"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "ext"), str(REPO)])},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stdout
+    assert ">       explain(SimpleNet).check(total='131,586')" in out.stdout
+    assert "test_size.py:5: MismatchError" in out.stdout
+    # The extension's own frames are hidden: the test's line is the last one shown.
+    assert "sphinx_paramcount/api.py" not in out.stdout
+    assert "sphinx_paramcount/report.py" not in out.stdout
+
+
 def test_check_lists_every_number_that_does_not_hold():
     with pytest.raises(MismatchError) as caught:
         explain(SimpleNet).check(total="131.7K", trainable=131_618, expect={"conv1": 447, "fc9": 66})

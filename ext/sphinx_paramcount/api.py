@@ -159,6 +159,7 @@ def check_report(
     expect: Mapping[str, Count] | str | None = None,
 ) -> Report:
     """``Report.check``: the directive's check of stated numbers, raising ``MismatchError``."""
+    __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
     claims, errors = _claims(total, trainable, expect)
     if errors:
         raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)
