@@ -358,3 +358,24 @@ def test_a_factory_that_catches_the_refused_download_still_fails(factory, words)
 
         for cls in (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled):
             assert "_call" not in getattr(cls.__init__, "__code__", compile("", "", "exec")).co_varnames
+
+
+def test_a_myst_role_after_an_eval_rst_block_keeps_its_line(tmp_path):
+    # MyST's {eval-rst} leaves docutils' line lookup on the page's reporter, and that lookup
+    # knows no line after the block: the role must still name the page's own file and line.
+    from tests.test_reliability import problems
+    from tests.test_reliability import sphinx_build as build
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["myst_parser", "sphinx_paramcount"]\n', encoding="utf-8")
+    (src / "index.md").write_text(
+        "# Page\n\n```{eval-rst}\nSome *reST*.\n```\n\nStated: {paramcount}`131,586 <tests.models.seed:SimpleNet>`.\n",
+        encoding="utf-8",
+    )
+    result = build(src, tmp_path / "out")
+    assert result.returncode == 1, result.stderr
+    ((name, line, subtype, message),) = problems(result.stderr)
+    assert (name, line, subtype) == ("index.md", 7, "mismatch")
+    assert message.startswith("stated total 131,586 for tests.models.seed:SimpleNet, but the model has 131,618")
+    assert f"{src / 'index.md'}:7: ERROR: paramcount: stated total 131,586" in ANSI.sub("", result.stderr)
