@@ -68,7 +68,9 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
             return f"{source}:{line}"
         path, at, start = found
         # Text the file does not hold was added to the docstring (paramcount_autodoc's table): at the docstring.
-        return f"{path}:{_found_line(path, at, text, back) or start}"
+        # autodoc's line may run past the text (``autoclass_content = "both"`` numbers the
+        # __init__ docstring after the class's): then the text is looked for from the docstring on.
+        return f"{path}:{_found_line(path, at, text, back) or _found_line(path, start, text, 0) or start}"
     if source.startswith("<"):
         return f"{source}:{line}" if line else source
     path = os.path.abspath(source)
