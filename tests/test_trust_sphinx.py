@@ -379,3 +379,22 @@ def test_a_myst_role_after_an_eval_rst_block_keeps_its_line(tmp_path):
     assert (name, line, subtype) == ("index.md", 7, "mismatch")
     assert message.startswith("stated total 131,586 for tests.models.seed:SimpleNet, but the model has 131,618")
     assert f"{src / 'index.md'}:7: ERROR: paramcount: stated total 131,586" in ANSI.sub("", result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("tests.models.documented_places", 1),  # the module's docstring
+        ("tests.models.documented_places.WIDTH", 5),  # a variable's #: comment
+        ("tests.models.documented_places.DEPTH", 9),  # a variable's docstring, after it
+        ("tests.models.documented_places.Holder.size", 13),  # a class attribute's #: comment
+    ],
+)
+def test_a_role_in_a_module_or_variable_docstring_is_located_in_the_py_file(name, line):
+    import tests.models.documented_places as module
+    from sphinx_paramcount.sphinxext.locations import source_location
+
+    path = module.__file__
+    text = Path(path).read_text(encoding="utf-8").splitlines()[line - 1]
+    role = text[text.index(":paramcount:") : text.index(">`") + 2]
+    assert source_location(None, f"{path}:docstring of {name}", 1, role) == f"{path}:{line}"
