@@ -403,14 +403,14 @@ def test_latex_compiles_with_pdflatex(tmp_path):
 # -- notebooks built into docs -----------------------------------------------------------
 
 
-def build_notebook_root(root: str, tmp_path: Path) -> Path:
+def build_notebook_root(root: str, tmp_path: Path, builder: str = "html") -> Path:
     """Build ``root`` (its notebook executed at every build) in a subprocess; the output directory.
 
     A subprocess: MyST-NB's parsers do not survive another Sphinx app in the process.
     """
-    out = tmp_path / "html"
+    out = tmp_path / builder
     build = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(REPO / "tests" / "roots" / root), str(out)],
+        [sys.executable, "-m", "sphinx", "-b", builder, "-q", str(REPO / "tests" / "roots" / root), str(out)],
         capture_output=True,
         text=True,
         env=ENV,  # the kernel imports this checkout's sphinx_paramcount
@@ -430,6 +430,25 @@ def test_myst_nb_page_shows_the_output_with_math_mathjax_typesets(tmp_path):
     assert re.search(r'<script defer="defer" src="[^"]*mathjax[^"]*">', page)
     assert '"processHtmlClass": "tex2jax_process|mathjax_process|math|output_area"' in page
     assert "<p>The seed model, counted in the notebook.</p>" in page
+
+
+def test_myst_nb_latex_build_passes_the_table_to_latex_as_it_is(tmp_path):
+    # MyST-NB makes a text/latex output display math; a longtable in equation* does not compile.
+    out = build_notebook_root("test-api-mystnb", tmp_path, "latex")
+    (tex,) = out.glob("*.tex")
+    text = tex.read_text(encoding="utf-8")
+    table = text.index(r"\begin{longtable}")
+    assert r"\texttt{conv1} & 448 & 0.3\% &" in text
+    assert r"\begin{equation*}" not in text[text.rindex(r"\end{sphinxVerbatim}", 0, table) : table]
+    if shutil.which("latexmk") and shutil.which("pdflatex"):
+        pdf = subprocess.run(
+            ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+            cwd=out,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert pdf.returncode == 0, pdf.stdout[-2000:]
 
 
 def test_nbsphinx_page_shows_the_output_with_math_mathjax_typesets(tmp_path):

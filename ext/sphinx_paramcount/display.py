@@ -58,6 +58,8 @@ STYLE = """
 # Marks that ``sphinxext/notebook_outputs.py`` looks for in a page's HTML.
 OUTPUT_CLASS = "paramcount-nb"
 MATH_CLASS = "math notranslate nohighlight"
+# The first line of our LaTeX output: how a docs build tells it from a cell's LaTeX math.
+LATEX_START = r"{\small\setlength{\tabcolsep}{3pt}"
 
 
 def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
@@ -173,7 +175,7 @@ def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
     head = " & ".join(rf"\textbf{{{name}}}" for name, _ in heads) + r" \\"
     # Smaller type and column gaps (in a group, so only here): seven columns must fit a page.
     lines = [
-        r"{\small\setlength{\tabcolsep}{3pt}",
+        LATEX_START,
         rf"\begin{{longtable}}{{{colspec}}}",
         r"\hline",
         head,
