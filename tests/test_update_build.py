@@ -125,7 +125,12 @@ def test_update_fixes_each_mismatch_the_build_reports_and_nothing_else(tmp_path)
     stale = [s for s in collect(src).sites if s.stale]
     assert len(stale) == 26
     where = Counter(
-        (Path(s.path).name, int(s.location.rsplit(":", 1)[1]), Mismatch(s.key, s.stated, s.actual, s.target).message)
+        # A notebook's location names the cell too: "nb.ipynb:cell 3".
+        (
+            Path(s.location.rsplit(":", 1)[0]).name,
+            int(s.location.rsplit(":", 1)[1]),
+            Mismatch(s.key, s.stated, s.actual, s.target).message,
+        )
         for s in stale
     )
     assert set(where) == {(f, line, message.split(" (run 'sphinx-paramcount")[0]) for f, line, message in mismatches}
@@ -307,8 +312,8 @@ def test_a_parallel_build_keeps_the_same_sites_as_a_serial_one(tmp_path):
     assert merged == set(collect(src).sites) and len(merged) == 31
 
 
-def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
-    """nbsphinx numbers the lines of the reST it makes of a notebook: update says so and guesses nothing."""
+def test_a_raw_rest_cell_of_a_notebook_read_by_nbsphinx_is_rewritten_at_its_cell(tmp_path):
+    """nbsphinx numbers the lines of the reST it makes of a notebook: the build maps them to the raw cell's own."""
     pytest.importorskip("nbsphinx")
     src = tmp_path / "src"
     src.mkdir()
@@ -316,19 +321,22 @@ def test_a_notebook_read_by_nbsphinx_is_reported_and_left_as_it_is(tmp_path):
     (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   nb\n")
     nb = nbformat.v4.new_notebook()
     rst = f"Title\n=====\n\n.. paramcount:: {LINEAR}\n   :total: 11\n\nRole :paramcount:`12 <{LINEAR}>`.\n"
-    nb.cells = [nbformat.v4.new_raw_cell(rst, metadata={"raw_mimetype": "text/restructuredtext"})]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = ':total: 11'"),
+        nbformat.v4.new_raw_cell(rst, metadata={"raw_mimetype": "text/restructuredtext"}),
+    ]
     nbformat.write(nb, src / "nb.ipynb")
     before = (src / "nb.ipynb").read_bytes()
-    result = update("--write", "src", cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"sphinx-paramcount: src/nb.ipynb: stated total 12 for {LINEAR}, but the model has 10: -2 (-16.67%); "
-        "not rewritten: the build does not say where in src/nb.ipynb it is; edit it by hand",
-        "sphinx-paramcount: src/nb.ipynb:13: not rewritten: this notebook's lines are not MyST-NB's, the only "
-        "ones update can follow; edit it by hand",
-        "sphinx-paramcount: 0 stated numbers updated, 2 problems (above)",
-    ]
-    assert (src / "nb.ipynb").read_bytes() == before
+    checked = update("--check", "src", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[-1] == "sphinx-paramcount: 2 stated numbers stale"
+    result = update("--write", "src/nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "sphinx-paramcount: 2 stated numbers updated\n"
+    after = (src / "nb.ipynb").read_bytes()
+    assert after == before.replace(b'"   :total: 11\\n"', b'"   :total: 10\\n"').replace(b"`12 <", b"`10 <")
+    assert nbformat.read(src / "nb.ipynb", as_version=4).cells[0].source == "x = ':total: 11'"
+    assert update("--check", "src", cwd=tmp_path).returncode == 0
 
 
 def _role(n: str) -> str:

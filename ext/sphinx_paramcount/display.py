@@ -111,8 +111,7 @@ def _html_row(r: RowSpec, spec: TableSpec) -> str:
             (share, ["paramcount-share"]),
             (label, ["paramcount-type"]),
             *((c, []) for c in shape),
-            (_math(r.formula), []),
-            (_math(r.derivation), []),
+            *([(_tied_html(r.tied), [])] * 2 if r.tied else [(_math(r.formula), []), (_math(r.derivation), [])]),
         ]
         classes = ["paramcount-detail"] if r.kind == "detail" else []
         if r.state:
@@ -123,6 +122,10 @@ def _html_row(r: RowSpec, spec: TableSpec) -> str:
 def _math(latex: str) -> str:
     """Inline math as Sphinx's HTML writer marks it: the class Sphinx's MathJax setup processes."""
     return f'<span class="{MATH_CLASS}">\\({html.escape(latex, quote=False)}\\)</span>' if latex else ""
+
+
+def _tied_html(names: tuple[str, ...]) -> str:
+    return "tied to " + ", ".join(f"<code>{html.escape(n)}</code>" for n in names)
 
 
 def _classes(classes: list[str]) -> str:
@@ -205,7 +208,12 @@ def _latex_row(r: RowSpec, spec: TableSpec) -> str:
         # A type may break after its class name, before it is hyphenated.
         label = tex_text(r.type).replace("(", r"(\allowbreak{}", 1)
         label += rf" \emph{{({tex_text(r.note)})}}" if r.note else ""
-        cells = [name, tex_text(r.params), share, label, *shape, _tex_math(r.formula), _tex_math(r.derivation)]
+        if r.tied:
+            tied = "tied to " + ", ".join(r"\texttt{" + tex_text(n) + "}" for n in r.tied)
+            formulas = [tied, tied]
+        else:
+            formulas = [_tex_math(r.formula), _tex_math(r.derivation)]
+        cells = [name, tex_text(r.params), share, label, *shape, *formulas]
     return " & ".join(cells) + r" \\"
 
 

@@ -1,4 +1,8 @@
-"""A notebook cell's source inside the ``.ipynb`` JSON, for editing it byte for byte.
+"""A notebook's cells, and a cell's source inside the ``.ipynb`` JSON, for editing it byte for byte.
+
+``parse_cells`` gives each cell's type and text, to say where in a notebook a
+directive or role is (cell and line) and to find the ones a reader shows
+without running them.
 
 Rewriting a notebook through ``json``/``nbformat`` would change its
 indentation, key order, escaping or final newline.  So ``cell_source`` reads
@@ -10,6 +14,7 @@ raw offsets and nothing else in the file moves.
 
 from __future__ import annotations
 
+import json
 import json.decoder
 import re
 from dataclasses import dataclass
@@ -19,6 +24,38 @@ from .sites import Edit, NotLocated
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
+
+
+# The ``raw_mimetype`` values of a raw cell written in reST.
+REST_MIMETYPES = ("text/restructuredtext", "text/x-rst")
+
+
+@dataclass(frozen=True)
+class NotebookCell:
+    kind: str  # "markdown", "code" or "raw"
+    mimetype: str  # a raw cell's ``raw_mimetype``, lower case; "" if none
+    source: str
+
+    @property
+    def raw_rest(self) -> bool:
+        """A raw cell in reST: nbsphinx parses it as reST, MyST-NB passes it on unparsed."""
+        return self.kind == "raw" and self.mimetype in REST_MIMETYPES
+
+
+def parse_cells(raw: str) -> list[NotebookCell]:
+    """The cells of the notebook whose JSON text is ``raw`` (nbformat 4); none if it is not one."""
+    try:
+        cells = json.loads(raw)["cells"]
+        return [
+            NotebookCell(
+                str(c.get("cell_type", "")),
+                str((c.get("metadata") or {}).get("raw_mimetype", "")).lower(),
+                "".join(c["source"]) if isinstance(c["source"], list) else str(c["source"]),
+            )
+            for c in cells
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,10 @@ class RowSpec:
     share_text: str
     state: str = ""  # "frozen" or "partly frozen" where a model has both kinds, else ""
     type_path: str = ""  # the layer class, ``torch.nn.modules.conv:Conv2d`` (``Row.class_path``)
+    # A row whose every tensor is counted elsewhere: the tensors it is tied to. Its
+    # formula and derivation cells are then words and names, not math: a long
+    # name can wrap (math cannot, in LaTeX) and is copied as it reads.
+    tied: tuple[str, ...] = ()
     # Its documentation, found when a page is written (``sphinxext.links.LinkTypes``): "" for none.
     type_uri: str = ""
 
@@ -71,6 +75,7 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
                 share_text=share_text,
                 state=state(r, report),
                 type_path=r.class_path,
+                tied=tuple(t.shared_with or "" for t in r.shared) if r.family == "tied" else (),
             )
         )
     share, share_text = _share(report.total, report.total, False)

@@ -81,11 +81,11 @@ def _ignored_dir(path: Path) -> bool:
 
 def _shown(location: str) -> str:
     """``docs/index.rst:12``: a location with its file relative to the current folder, if under it."""
-    path, colon, line = location.rpartition(":")
-    if not colon or not line.isdigit():
-        path, colon, line = location, "", ""
+    from .sphinxext.locations import holding_file
+
+    path = holding_file(location)
     shown = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
-    return f"{shown}{colon}{line}"
+    return shown + location[len(path) :]
 
 
 def _under(file: str, path: Path) -> bool:
@@ -214,7 +214,7 @@ class Run:
     def project(self, srcdir: Path, selected: list[Path]) -> None:
         """Check (and with ``--write`` rewrite) the numbers under ``selected`` of the project in ``srcdir``."""
         from .sphinxext.collect import collect
-        from .sphinxext.locations import update_hint
+        from .sphinxext.locations import holding_file, update_hint
 
         found = collect(srcdir)
         _say_skipped(selected, found.read, found.suffixes)
@@ -225,7 +225,7 @@ class Run:
             return whole or any(_under(file, p) for p in selected)
 
         for problem in found.problems:
-            if mine(problem.location.rsplit(":", 1)[0]):
+            if mine(holding_file(problem.location)):
                 self.problems += problem.fails  # as in the build: a warning is shown, and does not fail
                 hint = f" ({problem.hint})" if problem.hint else ""
                 _say(f"{_shown(problem.location)}: [{problem.subtype}] {problem.message}{hint}")

@@ -11,6 +11,7 @@ from .directive import ParamcountDirective
 from .links import setup_links
 from .nodes import setup_nodes
 from .notebook_outputs import setup_notebook_outputs
+from .notebooks import setup_notebooks
 from .problems import setup_problems
 from .reading import setup_reading
 from .role import ParamcountRole
@@ -33,6 +34,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_nodes(app)
     setup_problems(app)
     setup_reading(app)
+    setup_notebooks(app)
     setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())

@@ -49,6 +49,8 @@ def collect(srcdir: Path) -> Collected:
                 status=None,
                 warning=io.StringIO(),  # the build's own log: update reports from the domain instead
                 freshenv=True,
+                # Stated numbers are in cells' text, never in outputs: running the notebooks would only cost time.
+                confoverrides={"nb_execution_mode": "off", "nbsphinx_execute": "never"},
             )
         except SphinxError as exc:
             raise NotAProject(f"Sphinx cannot read the project: {exc}") from None

@@ -8,7 +8,9 @@ path; the rest is mapped here to a file an author can open:
 - ``page.rst:12:<translated>``: the line of the page's ``.po`` catalog that
   holds the role in the translation;
 - autodoc's ``mod.py:docstring of mod.Cls``: the line of ``mod.py``;
-- MyST-NB's ``cell * 10,000 + line`` numbers: the line of the ``.ipynb`` file.
+- a notebook's lines (MyST-NB's ``cell * 10,000 + line`` numbers, nbsphinx's
+  lines of the reST it makes of the notebook): the cell and the line in the
+  cell, ``nb.ipynb:cell 3:2`` (as ruff and nbQA name a place in a notebook).
 
 docutils gives a role the line of its paragraph's first line (one more inside
 tables, lists and admonitions), and an include with ``:start-line:`` numbers
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
 import os
 import re
 from typing import Any
+
+from ..notebooks import NotebookCell, parse_cells
 
 # The text Sphinx adds from conf.py, by the name Sphinx 9 and Sphinx 7 give it.
 _CONF_STRINGS = {
@@ -36,6 +39,8 @@ _TRANSLATED = re.compile(r"^(?P<file>.+):(?P<line>\d+):<translated>$")
 _DOCSTRING = re.compile(r"^(?P<file>.+?):docstring of (?P<name>[\w.]+)$")
 # MyST-NB numbers a notebook's lines as cell * 10,000 + line in the cell + 1 (cells from 1).
 _CELL = 10_000
+# A place in a notebook: its cell (from 1, counting every cell) and the line in that cell.
+_IN_CELL = re.compile(r"^(?P<file>.+):cell (?P<cell>\d+):(?P<line>\d+)$")
 # How far below the line docutils gives the directive's or role's own text is looked for.
 _LOOK_AHEAD = 60
 
@@ -74,9 +79,8 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
     if source.startswith("<"):
         return f"{source}:{line}" if line else source
     path = os.path.abspath(source)
-    if path.endswith(".ipynb") and line and line >= _CELL:
-        found_line = _notebook_line(path, line)
-        return _confirmed(path, found_line, text, back, as_json=True) if found_line else f"{path}:{line}"
+    if path.endswith(".ipynb"):
+        return _notebook_location(env, path, line, text, back, directive=directive)
     return _confirmed(path, line, text, back) if line else path
 
 
@@ -87,31 +91,39 @@ def in_page_file(source: str | None) -> bool:
     )
 
 
-def _confirmed(path: str, line: int, text: str, back: int, *, as_json: bool = False) -> str:
-    """``path:N``, N the first line from ``line - back`` on that holds ``text``'s first line (else ``line``).
+def _confirmed(path: str, line: int, text: str, back: int) -> str:
+    """``path:N``, N the first line from ``line - back`` on that holds ``text``'s first line (else ``line``)."""
+    return f"{path}:{_found_line(path, line, text, back) or line}"
+
+
+def _holding_line(lines: list[str], line: int, text: str, back: int) -> int:
+    """The first of ``lines`` (numbered from 1) from ``line - back`` on that holds ``text``'s first line; 0 if none.
 
     ``text`` ``{paramcount}`` stands for a MyST directive's opening fence.
     """
-    return f"{path}:{_found_line(path, line, text, back, as_json=as_json) or line}"
-
-
-def _found_line(path: str, line: int, text: str, back: int, *, as_json: bool = False) -> int:
-    """The first line from ``line - back`` on that holds ``text``'s first line; ``line`` for no text, 0 if none does."""
-    first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if not first:
-        return line
-    needle = json.dumps(first, ensure_ascii=False)[1:-1] if as_json else first
-    fence = _MYST_FENCE if first == "{paramcount}" else None
-    lines = _file_lines(path)
-    for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
-        found = fence.search(lines[number - 1]) if fence else needle in lines[number - 1]
-        if found:
-            return number
+    first = _first_line(text)
+    if first:
+        fence = _MYST_FENCE if first == "{paramcount}" else None
+        # MyST gives a role the raw text of its reST form: the file holds the MyST form.
+        myst = first.replace(":paramcount:`", "{paramcount}`", 1)
+        for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
+            held = lines[number - 1]
+            if fence.search(held) if fence else first in held or myst in held:
+                return number
     return 0
 
 
-# A MyST directive's opening fence (in a blockquote too, or in a notebook's JSON string).
-_MYST_FENCE = re.compile(r"""^[\s>"]*(?:`{3,}|:{3,})\{paramcount\}""")
+def _found_line(path: str, line: int, text: str, back: int) -> int:
+    """The first line of ``path`` from ``line - back`` on that holds ``text``'s first line; ``line`` for no text, 0 if none does."""
+    return _holding_line(_file_lines(path), line, text, back) if _first_line(text) else line
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+# A MyST directive's opening fence (in a blockquote too).
+_MYST_FENCE = re.compile(r"^[\s>]*(?:`{3,}|:{3,})\{paramcount\}")
 
 
 def _file_lines(path: str) -> list[str]:
@@ -294,35 +306,65 @@ def _assignment(path: str, node: ast.AST, name: str) -> int:
     return 0
 
 
-def _notebook_line(path: str, code: int) -> int:
-    """The line of the notebook file that holds MyST-NB's line ``code`` (0 if not found).
+def _notebook_location(env: Any, path: str, line: int | None, text: str, back: int, *, directive: bool) -> str:
+    """``nb.ipynb:cell 3:2``: the cell (from 1) and the line in it that hold a directive or role.
 
-    Each line of a cell's source is one JSON string on a line of its own (as
-    nbformat writes notebooks); the one wanted is the n-th occurrence of its
-    text, n counted over the sources of the cells before it.
+    MyST-NB numbers lines ``cell * 10,000 + line + 1``.  nbsphinx numbers the
+    lines of the reST it makes of the whole notebook (a role's not at all),
+    in which a raw reST cell's text is copied as it is: the directive or role
+    is then the next one of its text in the raw reST cells, in the order the
+    page is read (counted per page in ``env.temp_data``).
     """
-    cell, line = divmod(code, _CELL)
+    cells = notebook_cells(path)
+    # nbsphinx notes each notebook it parses, before parsing it; its reST may run past 10,000 lines.
+    read_by_nbsphinx = env.docname in (getattr(env, "nbsphinx_notebooks", None) or {})
+    if line and line >= _CELL and cells and not read_by_nbsphinx:
+        cell, rest = divmod(line, _CELL)
+        lines = cells[cell - 1].source.splitlines() if cell <= len(cells) else []
+        in_cell = _holding_line(lines, rest - 1, text, back) or rest - 1
+        return f"{path}:cell {cell}:{in_cell}"
+    first = _first_line(text)
+    places = [
+        (number, at)
+        for number, cell in enumerate(cells, 1)
+        if cell.raw_rest
+        for at, held in enumerate(cell.source.splitlines(), 1)
+        for _ in range((held.strip() == first) if directive else held.count(first))
+    ]
+    if first and places:
+        seen = env.temp_data.setdefault("paramcount_notebook_seen", {})
+        nth = seen[path, first] = seen.get((path, first), -1) + 1
+        cell, at = places[min(nth, len(places) - 1)]
+        return f"{path}:cell {cell}:{at}"
+    return f"{path}:{line}" if line else path
+
+
+def notebook_cells(path: str) -> list[NotebookCell]:
+    """The cells of the notebook file ``path``, read once per modification; none if it cannot be read."""
     try:
-        raw = "\n".join(_file_lines(path))
-        cells = json.loads(raw)["cells"]
-        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
-        lines = sources[cell - 1].splitlines(keepends=True)
-        text = lines[line - 2]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return 0
-    before = sum(src.splitlines(keepends=True).count(text) for src in sources[: cell - 1])
-    before += lines[: line - 2].count(text)
-    wanted = json.dumps(text, ensure_ascii=False)
-    found = [n for n, file_line in enumerate(raw.splitlines(), 1) if file_line.strip().rstrip(",") == wanted]
-    return found[before] if before < len(found) else 0
+        return _read_cells(path, os.stat(path).st_mtime_ns)
+    except OSError:
+        return []
+
+
+@functools.lru_cache(maxsize=16)
+def _read_cells(path: str, mtime_ns: int) -> list[NotebookCell]:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        return parse_cells(f.read())
 
 
 def holding_file(location: str) -> str:
-    """The file a location names: ``a/b.rst:3`` -> ``a/b.rst``; a docstring's ``mod.py``."""
-    m = re.match(r"^(?P<file>.+?):docstring of ", location)
+    """The file a location names: ``a/b.rst:3`` -> ``a/b.rst``; ``nb.ipynb:cell 3:2`` -> ``nb.ipynb``; a docstring's ``mod.py``."""
+    m = re.match(r"^(?P<file>.+?):docstring of ", location) or _IN_CELL.match(location)
     if m:
         return m.group("file")
     return re.sub(r":\d+$", "", location)
+
+
+def notebook_line(location: str) -> int:
+    """MyST-NB's number (``cell * 10,000 + line + 1``) of a place in a notebook, whoever read it; 0 if not one."""
+    m = _IN_CELL.match(location)
+    return int(m["cell"]) * _CELL + int(m["line"]) + 1 if m else 0
 
 
 def update_hint(location: str) -> str:

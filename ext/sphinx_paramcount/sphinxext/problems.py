@@ -25,7 +25,7 @@ from sphinx.util import logging
 
 from ..sites import Site
 from ..stated import Check, Claim
-from .locations import holding_file, in_page_file
+from .locations import holding_file, in_page_file, notebook_line
 
 logger = logging.getLogger("sphinx_paramcount")
 
@@ -110,14 +110,15 @@ def record_sites(
         return  # the build does not check these numbers: update leaves them alone too
     actual = dict(result.actual)
     # Text from conf.py, a translation or a docstring is not written in the page's own file.
-    editable = in_page_file(source)
+    editable = in_page_file(source) or bool(notebook_line(location))  # nbsphinx gives a role no source
     kept = _domain(env).sites.setdefault(env.docname, [])
     for option, claim in claims:
         if claim.key not in actual:
             continue  # an unknown row: an option problem, not a number to rewrite
         site = Site(
             path=holding_file(location),
-            line=(line or 0) if editable else 0,  # epilog lines count from each page: one site, not one a page
+            # Epilog lines count from each page: one site, not one a page.  A notebook's: its cell and line.
+            line=(notebook_line(location) or line or 0) if editable else 0,
             location=location,
             editable=editable,
             kind="directive" if option else "role",

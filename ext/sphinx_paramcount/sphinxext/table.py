@@ -99,8 +99,8 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
             if shapes
             else []
         ),
-        _entry(math(r.formula)),
-        _entry(math(r.derivation)),
+        _entry(*(tied_to(r.tied) if r.tied else [math(r.formula)])),
+        _entry(*(tied_to(r.tied) if r.tied else [math(r.derivation)])),
     ]
     classes = ["paramcount-detail"] if r.kind == "detail" else []
     if r.state:
@@ -120,6 +120,14 @@ def _type_text(r: RowSpec) -> nodes.Node:
         internal="://" not in r.type_uri,
         classes=["paramcount-type-link"],
     )
+
+
+def tied_to(names: tuple[str, ...]) -> list[nodes.Node]:
+    """``tied to`` and the tensors' names, as text: what a row that adds nothing uses."""
+    out: list[nodes.Node] = [nodes.Text("tied to ")]
+    for i, name in enumerate(names):
+        out += [*([nodes.Text(", ")] if i else []), nodes.literal(name, name)]
+    return out
 
 
 def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.entry:
