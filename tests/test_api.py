@@ -85,6 +85,16 @@ def test_an_instance_forward_pass_runs_on_a_copy():
     assert torch.equal(model[1].running_mean, torch.zeros(4))
 
 
+def test_an_instance_of_lazy_layers_only_is_materialised_on_a_copy():
+    # No initialised parameter says where the input goes: the lazy ones do (the CPU here).
+    model = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.LazyLinear(2))
+    report = explain(model, input_shape=(1, 3))
+    assert counts(report) == {"0": 3 * 4 + 4, "2": 4 * 2 + 2}
+    assert report.row("2").output_shape == "(1, 2)"
+    assert type(model[0]) is nn.LazyLinear  # the instance itself is left lazy
+    assert explain(nn.LazyLinear(4), input_shape=(1, 3)).total == 16
+
+
 def test_a_class_is_built_on_meta_like_a_target():
     report = explain(SimpleNet)
     assert (report.total, report.method, report.target) == (131_618, "meta", SEED)
@@ -104,7 +114,11 @@ def test_a_factory_that_needs_arguments_says_how_to_pass_one():
     with pytest.raises(TargetError) as caught:
         explain(make)
     assert caught.value.message.endswith("needs arguments that were not given: width")
-    assert caught.value.hint.startswith("pass an instance, or a factory that needs no arguments, e.g. lambda: ")
+    assert caught.value.hint == "pass an instance, or a factory that needs no arguments, e.g. lambda: make(...)"
+    # A class from a module: the hint is Python a cell can run, not the target's pkg.mod:Name.
+    with pytest.raises(TargetError) as caught:
+        explain(nn.Linear)
+    assert caught.value.hint.endswith("e.g. lambda: Linear(...)")
 
 
 def test_a_target_string():
@@ -134,6 +148,10 @@ def test_depth_and_root_choose_the_view_and_checks_see_it():
     assert (sub.total, counts(sub), sub.root) == (112, {"0": 40, "1": 72}, "0")
 
 
+def test_a_torch_device_names_the_device():
+    assert explain(SimpleNet, device=torch.device("cpu")).total == 131618
+
+
 def test_repeated_blocks_collapse_unless_expanded():
     stack = nn.Sequential(*(nn.Linear(4, 4) for _ in range(3)))
     assert counts(explain(stack)) == {"0–2": 60, "0": 20}
@@ -146,6 +164,8 @@ def test_repeated_blocks_collapse_unless_expanded():
         (SimpleNet, {"depth": -1}, OptionError, "depth -1 is not a whole number of 0 or more"),
         (SimpleNet, {"depth": "one"}, OptionError, "'one' is not a whole number of 0 or more"),
         (SimpleNet, {"device": "cuda"}, OptionError, "'cuda' is not one of meta, cpu"),
+        (SimpleNet, {"device": torch.device("cuda", 0)}, OptionError, "'cuda:0' is not one of meta, cpu"),
+        (SimpleNet, {"device": 0}, OptionError, "'0' is not one of meta, cpu"),
         (SimpleNet, {"input_shape": (1, 0)}, OptionError, "input_shape (1, 0) is not a tuple of whole numbers"),
         (SimpleNet, {"root": "fc9"}, OptionError, ":root: 'fc9' is not a sub-module of SimpleNet"),
         (42, {}, InstantiateError, "42 (int) is not an nn.Module, a class or a factory"),
@@ -180,6 +200,31 @@ def test_check_raises_the_builds_message(app_mismatch_messages):
     assert build.startswith(str(caught.value) + " (run 'sphinx-paramcount update ")
     (mismatch,) = caught.value.mismatches
     assert (mismatch.key.what, mismatch.stated.value, mismatch.actual) == ("total", 131_586, 131_618)
+
+
+def test_a_failing_check_in_pytest_points_at_the_tests_line(tmp_path):
+    (tmp_path / "test_size.py").write_text(
+        "from sphinx_paramcount import explain\n"
+        "from tests.models.seed import SimpleNet\n"
+        "\n"
+        "def test_size():\n"
+        "    explain(SimpleNet).check(total='131,586')\n",
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_size.py"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "ext"), str(REPO)])},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stdout
+    assert ">       explain(SimpleNet).check(total='131,586')" in out.stdout
+    assert "test_size.py:5: MismatchError" in out.stdout
+    # The extension's own frames are hidden: the test's line is the last one shown.
+    assert "sphinx_paramcount/api.py" not in out.stdout
+    assert "sphinx_paramcount/report.py" not in out.stdout
 
 
 def test_check_lists_every_number_that_does_not_hold():
@@ -323,8 +368,17 @@ def test_html_of_frozen_and_shaped_rows():
 def test_latex_compiles_with_pdflatex(tmp_path):
     require("LaTeX display test", [] if shutil.which("pdflatex") else ["pdflatex"])
     model = nn.ModuleDict({"a_b%#": nn.Linear(4, 4), "blocks": nn.Sequential(*(nn.Linear(4, 4) for _ in range(3)))})
-    latex = explain(model)._repr_latex_() + explain(SimpleNet, input_shape=(1, 3, 32, 32))._repr_latex_()
-    assert r"\texttt{a\_b\%\#} & 20 &" in latex
+    # Words that outgrow their column unless the cells may break or hyphenate them:
+    # a long snake_case name, a type label with no space before its first comma.
+    wide = nn.ModuleDict({"token_type_embeddings": nn.Embedding(1000, 64), "bn": nn.BatchNorm2d(8)})
+    latex = (
+        explain(model)._repr_latex_()
+        + explain(SimpleNet, input_shape=(1, 3, 32, 32))._repr_latex_()
+        + explain(wide)._repr_latex_()
+    )
+    assert r"\texttt{token\_\allowbreak{}type\_\allowbreak{}embeddings}" in latex
+    assert r"BatchNorm2d(\allowbreak{}8)" in latex
+    assert r"\texttt{a\_\allowbreak{}b\%\#} & 20 &" in latex
     assert r"$16 \times 3 \times 3 \times 3 + 16$" in latex
     assert r"\textbf{Total} & \textbf{131,618} & 100.0\% &" in latex
     # Packages and margins as nbconvert's PDF template has them, and nothing else.
@@ -349,14 +403,14 @@ def test_latex_compiles_with_pdflatex(tmp_path):
 # -- notebooks built into docs -----------------------------------------------------------
 
 
-def build_notebook_root(root: str, tmp_path: Path) -> Path:
+def build_notebook_root(root: str, tmp_path: Path, builder: str = "html") -> Path:
     """Build ``root`` (its notebook executed at every build) in a subprocess; the output directory.
 
     A subprocess: MyST-NB's parsers do not survive another Sphinx app in the process.
     """
-    out = tmp_path / "html"
+    out = tmp_path / builder
     build = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-q", str(REPO / "tests" / "roots" / root), str(out)],
+        [sys.executable, "-m", "sphinx", "-b", builder, "-q", str(REPO / "tests" / "roots" / root), str(out)],
         capture_output=True,
         text=True,
         env=ENV,  # the kernel imports this checkout's sphinx_paramcount
@@ -376,6 +430,25 @@ def test_myst_nb_page_shows_the_output_with_math_mathjax_typesets(tmp_path):
     assert re.search(r'<script defer="defer" src="[^"]*mathjax[^"]*">', page)
     assert '"processHtmlClass": "tex2jax_process|mathjax_process|math|output_area"' in page
     assert "<p>The seed model, counted in the notebook.</p>" in page
+
+
+def test_myst_nb_latex_build_passes_the_table_to_latex_as_it_is(tmp_path):
+    # MyST-NB makes a text/latex output display math; a longtable in equation* does not compile.
+    out = build_notebook_root("test-api-mystnb", tmp_path, "latex")
+    (tex,) = out.glob("*.tex")
+    text = tex.read_text(encoding="utf-8")
+    table = text.index(r"\begin{longtable}")
+    assert r"\texttt{conv1} & 448 & 0.3\% &" in text
+    assert r"\begin{equation*}" not in text[text.rindex(r"\end{sphinxVerbatim}", 0, table) : table]
+    if shutil.which("latexmk") and shutil.which("pdflatex"):
+        pdf = subprocess.run(
+            ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+            cwd=out,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert pdf.returncode == 0, pdf.stdout[-2000:]
 
 
 def test_nbsphinx_page_shows_the_output_with_math_mathjax_typesets(tmp_path):

@@ -135,6 +135,18 @@ def test_drift_in_a_docstring_and_a_failing_class_are_located_in_the_py_file(app
     assert tables["tests.models.autodoc_drift.Broken"] == []
 
 
+@pytest.mark.sphinx("html", testroot="autodoc-drift", freshenv=True, confoverrides={"autoclass_content": "both"})
+def test_a_role_in_an_init_docstring_is_located_at_its_line(app, status, warning):
+    # autodoc numbers the __init__ docstring's lines after the class's, past the role's own line.
+    app.build()
+    assert (
+        "autodoc_drift.py",
+        37,
+        "mismatch",
+        "stated total 11 for tests.models.autodoc_drift:InitDoc, but the model has 10: -1 (-9.09%)",
+    ) in _summary(status.getvalue())
+
+
 @pytest.mark.sphinx(
     "html",
     testroot="autodoc",

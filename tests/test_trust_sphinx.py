@@ -323,3 +323,43 @@ def test_a_factory_that_catches_the_refused_download_still_fails(factory, words)
 
         for cls in (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled):
             assert "_call" not in getattr(cls.__init__, "__code__", compile("", "", "exec")).co_varnames
+
+
+def test_a_myst_role_after_an_eval_rst_block_keeps_its_line(tmp_path):
+    # MyST's {eval-rst} leaves docutils' line lookup on the page's reporter, and that lookup
+    # knows no line after the block: the role must still name the page's own file and line.
+    from tests.test_reliability import problems
+    from tests.test_reliability import sphinx_build as build
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text('extensions = ["myst_parser", "sphinx_paramcount"]\n', encoding="utf-8")
+    (src / "index.md").write_text(
+        "# Page\n\n```{eval-rst}\nSome *reST*.\n```\n\nStated: {paramcount}`131,586 <tests.models.seed:SimpleNet>`.\n",
+        encoding="utf-8",
+    )
+    result = build(src, tmp_path / "out")
+    assert result.returncode == 1, result.stderr
+    ((name, line, subtype, message),) = problems(result.stderr)
+    assert (name, line, subtype) == ("index.md", 7, "mismatch")
+    assert message.startswith("stated total 131,586 for tests.models.seed:SimpleNet, but the model has 131,618")
+    assert f"{src / 'index.md'}:7: ERROR: paramcount: stated total 131,586" in ANSI.sub("", result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("tests.models.documented_places", 1),  # the module's docstring
+        ("tests.models.documented_places.WIDTH", 5),  # a variable's #: comment
+        ("tests.models.documented_places.DEPTH", 9),  # a variable's docstring, after it
+        ("tests.models.documented_places.Holder.size", 13),  # a class attribute's #: comment
+    ],
+)
+def test_a_role_in_a_module_or_variable_docstring_is_located_in_the_py_file(name, line):
+    import tests.models.documented_places as module
+    from sphinx_paramcount.sphinxext.locations import source_location
+
+    path = module.__file__
+    text = Path(path).read_text(encoding="utf-8").splitlines()[line - 1]
+    role = text[text.index(":paramcount:") : text.index(">`") + 2]
+    assert source_location(None, f"{path}:docstring of {name}", 1, role) == f"{path}:{line}"

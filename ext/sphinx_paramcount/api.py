@@ -69,7 +69,9 @@ def explain(
     (``OptionError`` for a bad keyword, ``TargetError``, ``ImportTargetError``,
     ``InstantiateError``, ...) whose message says what to change.
     """
-    device = parse_device(device)
+    # A torch.device names its type as text (torch.device("cpu") -> "cpu"); anything else
+    # that is not text is shown as it was given, not as the empty string.
+    device = parse_device(device if isinstance(device, str) else str(device))
     depth = _depth(depth)
     shape = parse_input_shape(input_shape) if isinstance(input_shape, str) else _shape(input_shape)
     root = parse_root(root) if root else ""
@@ -157,6 +159,7 @@ def check_report(
     expect: Mapping[str, Count] | str | None = None,
 ) -> Report:
     """``Report.check``: the directive's check of stated numbers, raising ``MismatchError``."""
+    __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
     claims, errors = _claims(total, trainable, expect)
     if errors:
         raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)

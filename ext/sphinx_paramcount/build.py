@@ -74,7 +74,9 @@ def build_object(obj: Any, label: str, device: str = "meta") -> Built:
     try:
         _check_callable_without_arguments(obj, label)
     except TargetError as exc:
-        exc.hint = f"pass an instance, or a factory that needs no arguments, e.g. lambda: {label}(...)"
+        # Python, not the target's pkg.mod:Name: the call the user would write in their cell.
+        name = getattr(obj, "__name__", None) or label
+        exc.hint = f"pass an instance, or a factory that needs no arguments, e.g. lambda: {name}(...)"
         raise
     with torch_state_kept(), downloads_refused():
         return _built(obj, label, device, [])

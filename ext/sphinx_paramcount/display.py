@@ -58,6 +58,8 @@ STYLE = """
 # Marks that ``sphinxext/notebook_outputs.py`` looks for in a page's HTML.
 OUTPUT_CLASS = "paramcount-nb"
 MATH_CLASS = "math notranslate nohighlight"
+# The first line of our LaTeX output: how a docs build tells it from a cell's LaTeX math.
+LATEX_START = r"{\small\setlength{\tabcolsep}{3pt}"
 
 
 def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
@@ -168,13 +170,15 @@ def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
     # what is left of the line (after the column gaps) as the docs' widths do.
     wrapping = sum(w for name, w in heads if name not in HEAD_CLASSES)
     colspec = "".join(
-        "r" if name in HEAD_CLASSES else rf">{{\raggedright\arraybackslash}}p{{{0.62 * w / wrapping:.3f}\linewidth}}"
+        "r"
+        if name in HEAD_CLASSES
+        else rf">{{\raggedright\arraybackslash\hspace{{0pt}}}}p{{{0.62 * w / wrapping:.3f}\linewidth}}"
         for name, w in heads
     )
     head = " & ".join(rf"\textbf{{{name}}}" for name, _ in heads) + r" \\"
     # Smaller type and column gaps (in a group, so only here): seven columns must fit a page.
     lines = [
-        r"{\small\setlength{\tabcolsep}{3pt}",
+        LATEX_START,
         rf"\begin{{longtable}}{{{colspec}}}",
         r"\hline",
         head,
@@ -196,12 +200,14 @@ def _latex_row(r: RowSpec, spec: TableSpec) -> str:
     if r.kind == "total":
         cells = [r"\textbf{Total}", rf"\textbf{{{tex_text(r.params)}}}", share, "", *shape, "", _tex_math(r.derivation)]
     else:
-        name = r"\texttt{" + r".\allowbreak{}".join(tex_text(p) for p in r.name.split(".")) + "}"
+        name = r"\texttt{" + r".\allowbreak{}".join(_tex_name(p) for p in r.name.split(".")) + "}"
         if r.kind == "detail":
             name = r"\quad " + name
         if r.state:
             name += rf" \emph{{{tex_text(r.state)}}}"
-        label = tex_text(r.type) + (rf" \emph{{({tex_text(r.note)})}}" if r.note else "")
+        # A type may break after its class name, before it is hyphenated.
+        label = tex_text(r.type).replace("(", r"(\allowbreak{}", 1)
+        label += rf" \emph{{({tex_text(r.note)})}}" if r.note else ""
         if r.tied:
             tied = "tied to " + ", ".join(r"\texttt{" + tex_text(n) + "}" for n in r.tied)
             formulas = [tied, tied]
@@ -209,6 +215,12 @@ def _latex_row(r: RowSpec, spec: TableSpec) -> str:
             formulas = [_tex_math(r.formula), _tex_math(r.derivation)]
         cells = [name, tex_text(r.params), share, label, *shape, *formulas]
     return " & ".join(cells) + r" \\"
+
+
+def _tex_name(part: str) -> str:
+    # A typewriter font never hyphenates: a long snake_case name (Hugging
+    # Face's ``token_type_embeddings``) may break after its underscores instead.
+    return r"\_\allowbreak{}".join(tex_text(w) for w in part.split("_"))
 
 
 def _tex_math(latex: str) -> str:

@@ -190,6 +190,7 @@ class Report:
         does not hold and every row the table does not have, with the docs
         build's message; ``OptionError`` for a number that cannot be read.
         """
+        __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
         from .api import check_report
 
         return check_report(self, total, trainable, expect)

@@ -67,14 +67,13 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
         handles.append(m.register_forward_hook(post))
     # Run where the parameters are: meta for built targets, the instance's device otherwise.
     # (Registered tensors, not parameters(): a model may override that to yield anything.)
+    # A model that is all lazy layers has only uninitialised parameters: they, too, know their
+    # device (a lazy instance's are on the CPU), and the input must be there for them to materialise.
+    tensors = [p for _, m in named for p in m._parameters.values() if isinstance(p, torch.Tensor)]
+    lazy = [p for p in tensors if isinstance(p, torch.nn.parameter.UninitializedParameter)]
     device = next(
-        (
-            p.device
-            for _, m in named
-            for p in m._parameters.values()
-            if isinstance(p, torch.Tensor) and not isinstance(p, torch.nn.parameter.UninitializedParameter)
-        ),
-        torch.device("meta"),
+        (p.device for p in tensors if not isinstance(p, torch.nn.parameter.UninitializedParameter)),
+        lazy[0].device if lazy else torch.device("meta"),
     )
     try:
         # The forward pass is the user's code too: it must not change what later pages show.

@@ -26,3 +26,15 @@ class Undocumented(nn.Module):
     def __init__(self):
         super().__init__()
         raise ValueError("no width given")
+
+
+class InitDoc(nn.Module):
+    """Its count is stated in its __init__ docstring, shown with ``autoclass_content = "both"``."""
+
+    def __init__(self):
+        """Build it.
+
+        It has :paramcount:`11 <tests.models.autodoc_drift:InitDoc>` parameters.
+        """
+        super().__init__()
+        self.fc = nn.Linear(4, 2)

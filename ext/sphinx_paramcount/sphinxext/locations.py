@@ -73,7 +73,9 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
             return f"{source}:{line}"
         path, at, start = found
         # Text the file does not hold was added to the docstring (paramcount_autodoc's table): at the docstring.
-        return f"{path}:{_found_line(path, at, text, back) or start}"
+        # autodoc's line may run past the text (``autoclass_content = "both"`` numbers the
+        # __init__ docstring after the class's): then the text is looked for from the docstring on.
+        return f"{path}:{_found_line(path, at, text, back) or _found_line(path, start, text, 0) or start}"
     if source.startswith("<"):
         return f"{source}:{line}" if line else source
     path = os.path.abspath(source)
@@ -256,7 +258,8 @@ def _docstring_line(path: str, name: str, line: int) -> tuple[str, int, int] | N
     import sys
 
     parts = name.split(".")
-    for cut in range(len(parts) - 1, -1, -1):
+    # From the whole name down: a module's own docstring names the module.
+    for cut in range(len(parts), -1, -1):
         module = sys.modules.get(".".join(parts[:cut]))
         if module is not None and os.path.abspath(getattr(module, "__file__", "") or "") == os.path.abspath(path):
             break
@@ -267,20 +270,40 @@ def _docstring_line(path: str, name: str, line: int) -> tuple[str, int, int] | N
             node: ast.AST = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
         return None
-    for part in parts[cut:]:
+    for at, part in enumerate(parts[cut:], start=cut + 1):
         found = [
             child
             for child in getattr(node, "body", [])
             if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and child.name == part
         ]
         if not found:
-            return None
+            assigned = _assignment(path, node, part) if at == len(parts) else None
+            return (os.path.abspath(path), assigned, assigned) if assigned else None
         node = found[0]
     body = getattr(node, "body", [])
     if not (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
         own = getattr(node, "lineno", 0)
         return (os.path.abspath(path), own, own) if own else None
     return os.path.abspath(path), body[0].lineno + line - 1, body[0].lineno
+
+
+def _assignment(path: str, node: ast.AST, name: str) -> int:
+    """The first line of the ``#:`` comments above ``name = ...`` in ``node``'s body, else its own line (0: none).
+
+    autodoc documents a variable by those comments or by a string after it;
+    the role's text is looked for from here on.
+    """
+    lines = _file_lines(path)
+    for child in getattr(node, "body", []):
+        targets = [child.target] if isinstance(child, ast.AnnAssign) else getattr(child, "targets", [])
+        if isinstance(child, (ast.Assign, ast.AnnAssign)) and any(
+            isinstance(t, ast.Name) and t.id == name for t in targets
+        ):
+            start = child.lineno
+            while start > 1 and start - 2 < len(lines) and lines[start - 2].lstrip().startswith("#:"):
+                start -= 1
+            return start
+    return 0
 
 
 def _notebook_location(env: Any, path: str, line: int | None, text: str, back: int, *, directive: bool) -> str:

@@ -6,6 +6,8 @@ role does; here the title is the stated total, checked against the model.
 
 from __future__ import annotations
 
+import sys
+
 from docutils import nodes
 from sphinx.util.docutils import ReferenceRole
 
@@ -23,6 +25,11 @@ FORMS = "write :paramcount:`pkg.mod:Model` for the total, or :paramcount:`131,61
 class ParamcountRole(ReferenceRole):
     def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
         source, line = self.get_source_info()
+        myst = sys.modules.get("myst_parser.mocking")
+        if line is None and myst is not None and isinstance(self.inliner, myst.MockInliner):
+            # MyST: after an {eval-rst} block the page's reporter keeps that block's docutils
+            # line lookup, which knows no later line.  MyST gives a role its page's own line.
+            source, line = self.inliner.document.get("source") or source, self.lineno
         location = source_location(self.env, source, line, self.rawtext)
         target = " ".join(self.target.split())
         try:
