@@ -435,3 +435,19 @@ def test_a_root_table_is_updated_to_its_sub_module_count(tmp_path):
     (src / "index.rst").write_text("A\n=\n\n.. paramcount:: tests.models.zoo:Deep\n   :root: stages\n   :total: 5\n")
     assert update("--write", "src", cwd=tmp_path).returncode == 0
     assert (src / "index.rst").read_text().endswith("   :root: stages\n   :total: 84\n")
+
+
+def test_update_leaves_no_docutils_registrations_behind(tmp_path):
+    """Found by a tester: after update read a project in-process, the next Sphinx app in that
+    process warned "node class 'toctree' is already registered" (autodoc's test failed after it)."""
+    from sphinx import addnodes
+    from sphinx.util.docutils import is_node_registered
+
+    from sphinx_paramcount.sphinxext.collect import collect
+
+    (tmp_path / "conf.py").write_text('extensions = ["sphinx_paramcount"]\n')
+    (tmp_path / "index.rst").write_text("Page\n====\n\n.. paramcount:: torch.nn.Linear(4, 2)\n   :total: 10\n")
+    assert not is_node_registered(addnodes.toctree)
+    found = collect(tmp_path)
+    assert [s.stated.text for s in found.sites] == ["10"]
+    assert not is_node_registered(addnodes.toctree)

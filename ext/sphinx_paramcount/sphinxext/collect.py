@@ -37,8 +37,16 @@ def collect(srcdir: Path) -> Collected:
     """Read the project in ``srcdir`` (the folder of its ``conf.py``) as ``sphinx-build`` does."""
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    with tempfile.TemporaryDirectory(prefix="paramcount-update-") as tmp:
+    # As sphinx-build does: the nodes, directives and roles the project's extensions
+    # register with docutils are taken back after, so nothing leaks into the process
+    # that called update (a later Sphinx app there warns "already registered").
+    with (
+        tempfile.TemporaryDirectory(prefix="paramcount-update-") as tmp,
+        patch_docutils(srcdir),
+        docutils_namespace(),
+    ):
         try:
             app = Sphinx(
                 srcdir=str(srcdir),
