@@ -244,8 +244,8 @@ def test_check_lists_every_number_that_does_not_hold():
     ("kwargs", "message"),
     [
         ({"total": "abc"}, "stated total 'abc' is not a number"),
-        ({"total": 1.5}, "stated total 1.5 is a float, not a number"),
-        ({"trainable": True}, "stated trainable count True is a bool, not a number"),
+        ({"total": 1.5}, "stated total 1.5 is a float, not a whole number of parameters"),
+        ({"trainable": True}, "stated trainable count True is a bool, not a whole number of parameters"),
         ({"total": -3}, "stated total '-3' is not a number: a count cannot be negative"),
         ({"expect": {"fc1": "13l,104"}}, "expect count for 'fc1' '13l,104' is not a number"),
         ({"expect": "conv1 448"}, ":expect: entry 'conv1 448' is not of the form row=count"),

@@ -212,7 +212,7 @@ def _stated(value: Count, what: str) -> StatedCount:
     """An int, or a string in any form the docs accept (``131,618``, ``131.6K``)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise OptionError(
-            f"{what} {value!r} is a {type(value).__name__}, not a number",
+            f"{what} {value!r} is a {type(value).__name__}, not a whole number of parameters",
             hint="give an int (131618) or a string as the docs write it ('131,618', '131.6K')",
         )
     return parse_stated(str(value), what=what)
