@@ -40,8 +40,8 @@ def _shape_of(output: Any) -> str:
     return ""
 
 
-def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
-    """Run ``model`` on a tensor of ``shape``; return each module's output shape.
+def run_forward(model: Any, shape: tuple[int, ...], dtype: str = "float32") -> dict[str, str]:
+    """Run ``model`` on a tensor of ``shape`` (zeros of ``dtype``, a torch dtype's name); return each module's output shape.
 
     A failure names the innermost module that was running, so the author can
     see which layer does not accept the shape.
@@ -79,7 +79,7 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
     try:
         # The forward pass is the user's code too: it must not change what later pages show.
         with torch_state_kept(), downloads_refused(), torch.no_grad():
-            model(torch.zeros(shape, device=device))
+            model(torch.zeros(shape, device=device, dtype=getattr(torch, dtype)))
     except (KeyboardInterrupt, ParamcountError):
         raise
     except BaseException as exc:  # SystemExit, CancelledError ...: this directive's error, not the build's
