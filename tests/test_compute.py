@@ -355,6 +355,10 @@ def test_cli_text_and_total() -> None:
     [
         (["--compute"], "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224\n"),
         (["--compute", "--input-shape", "1,3,x"], "sphinx-paramcount: error [option]: input shape '1,3,x' is not"),
+        (
+            ["--compute", "--input-shape", "1,3,32,32", "--depth", "1"],
+            "sphinx-paramcount: error: --depth does not apply to --compute (yet)\n",
+        ),
     ],
 )
 def test_cli_usage_errors(args: list[str], message: str) -> None:

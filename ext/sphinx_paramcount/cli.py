@@ -132,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+_VIEW_FLAGS = {"--depth": "depth", "--root": "root", "--expand-repeats": "expand_repeats"}
+
+
 def _compute(args: argparse.Namespace) -> int:
     """``--compute``: the MACs table of one forward pass, in the chosen format."""
     from .compute import compute_target
@@ -141,6 +144,11 @@ def _compute(args: argparse.Namespace) -> int:
         print(
             "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224", file=sys.stderr
         )
+        return 2
+    # The compute table has every layer's row, as yet: an option that would change it must not be ignored.
+    ignored = [flag for flag, value in _VIEW_FLAGS.items() if getattr(args, value) not in (None, False)]
+    if ignored:
+        print(f"sphinx-paramcount: error: {', '.join(ignored)} does not apply to --compute (yet)", file=sys.stderr)
         return 2
     try:
         report = compute_target(args.target, args.input_shape, args.input_dtype, device=args.device)

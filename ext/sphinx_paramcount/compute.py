@@ -27,7 +27,7 @@ from .build import build_model
 from .errors import OptionError
 from .formulas.expr import Const, Expr, latex_int, legend, total
 from .formulas.macs import Call, Shape, attention, formula_for
-from .shapes import parse_input_shape, run_forward
+from .shapes import output_dims, parse_input_shape, run_forward
 
 #: What ``--input-dtype`` accepts: the input tensor's dtype (``int64`` for token ids).
 INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
@@ -208,7 +208,7 @@ class _Seen:
                 _Frame(
                     name,
                     self.counter.get_total_flops(),
-                    tuple(_shape(a) for a in args if _shape(a) is not None),  # type: ignore[misc]
+                    tuple(s for a in args if (s := _shape(a)) is not None),
                     tuple((k, s) for k, v in kwargs.items() if (s := _shape(v)) is not None),
                 )
             )
@@ -223,7 +223,7 @@ class _Seen:
         if self.stack:
             self.stack[-1].inner += inclusive
         self.own[frame.name] = self.own.get(frame.name, 0) + inclusive - frame.inner
-        call = Call(frame.inputs, _first_shape(output) or (), tuple(frame.attention), frame.kwargs)
+        call = Call(frame.inputs, output_dims(output) or (), tuple(frame.attention), frame.kwargs)
         self.calls.setdefault(frame.name, []).append(call)
 
 
@@ -231,16 +231,6 @@ def _shape(value: Any) -> Shape | None:
     import torch
 
     return tuple(value.shape) if isinstance(value, torch.Tensor) else None
-
-
-def _first_shape(output: Any) -> Shape | None:
-    if (shape := _shape(output)) is not None:
-        return shape
-    if isinstance(output, (tuple, list)) and output:
-        return _first_shape(output[0])
-    if isinstance(output, dict) and output:
-        return _first_shape(next(iter(output.values())))
-    return None
 
 
 def _sdpa_flops(q: Shape, k: Shape, v: Shape, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:

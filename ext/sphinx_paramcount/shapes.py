@@ -28,16 +28,22 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _shape_of(output: Any) -> str:
+def output_dims(output: Any) -> tuple[int, ...] | None:
+    """The shape of a module's output: a tensor's, or its first tensor's (tuple, list, dict); ``None`` if none."""
     import torch
 
     if isinstance(output, torch.Tensor):
-        return "(" + ", ".join(str(d) for d in output.shape) + ")"
+        return tuple(output.shape)
     if isinstance(output, (tuple, list)) and output:
-        return _shape_of(output[0])
+        return output_dims(output[0])
     if isinstance(output, dict) and output:
-        return _shape_of(next(iter(output.values())))
-    return ""
+        return output_dims(next(iter(output.values())))
+    return None
+
+
+def _shape_of(output: Any) -> str:
+    dims = output_dims(output)
+    return "" if dims is None else "(" + ", ".join(str(d) for d in dims) + ")"
 
 
 def run_forward(model: Any, shape: tuple[int, ...], dtype: str = "float32") -> dict[str, str]:
