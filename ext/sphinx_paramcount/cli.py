@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from . import __version__
+from .compute import parse_input_dtype
 from .errors import ImportTargetError, OptionError, ParamcountError, TargetError
 from .options import DEVICES, parse_depth, parse_root
 from .report import Report, Row
@@ -49,6 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default="meta", help="where to build (default: meta)")
     p.add_argument(
         "--input-shape", default=None, help="run one forward pass on meta tensors of this shape, e.g. '1, 3, 32, 32'"
+    )
+    p.add_argument(
+        "--compute",
+        action="store_true",
+        help="count the multiply-accumulates (MACs) of one forward pass instead of parameters (needs --input-shape)",
+    )
+    p.add_argument(
+        "--input-dtype",
+        type=_argument(parse_input_dtype),
+        default="float32",
+        help="the input tensor's dtype for --input-shape (default: float32; int64 for token ids)",
     )
     p.add_argument("--expand-repeats", action="store_true", help="show every block of a repeated stack, not one")
     p.add_argument(
@@ -87,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     if args.conf is not None and (failed := _run_conf(args.conf, args.traceback)) is not None:
         return failed
+    if args.compute:
+        return _compute(args)
     from . import render
     from .api import explain
     from .shapes import parse_input_shape
@@ -102,12 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             expand_repeats=args.expand_repeats,
         )
     except ParamcountError as exc:
-        if args.traceback:
-            traceback.print_exc()
-        print(f"sphinx-paramcount: error [{exc.subtype}]: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
-        return 2 if isinstance(exc, _USAGE_ERRORS) else 1
+        return _error(exc, args.traceback)
     rows = report.shown_rows
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else render.TEXT_WIDTH
     writer: dict[str, Callable[[Report, list[Row]], str]] = {
@@ -121,6 +130,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     for notice in report.notices:
         print(f"note: {notice}", file=sys.stderr)
     return 0
+
+
+_VIEW_FLAGS = {"--depth": "depth", "--root": "root", "--expand-repeats": "expand_repeats"}
+
+
+def _compute(args: argparse.Namespace) -> int:
+    """``--compute``: the MACs table of one forward pass, in the chosen format."""
+    from .compute import compute_target
+    from .compute_render import WRITERS, to_text
+
+    if args.input_shape is None:
+        print(
+            "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224", file=sys.stderr
+        )
+        return 2
+    # The compute table has every layer's row, as yet: an option that would change it must not be ignored.
+    ignored = [flag for flag, value in _VIEW_FLAGS.items() if getattr(args, value) not in (None, False)]
+    if ignored:
+        print(f"sphinx-paramcount: error: {', '.join(ignored)} does not apply to --compute (yet)", file=sys.stderr)
+        return 2
+    try:
+        report = compute_target(args.target, args.input_shape, args.input_dtype, device=args.device)
+    except ParamcountError as exc:
+        return _error(exc, args.traceback)
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    writer = WRITERS[args.format]
+    sys.stdout.write(to_text(report, width) if writer is to_text and width else writer(report))
+    for notice in report.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return 0
+
+
+def _error(exc: ParamcountError, show_traceback: bool) -> int:
+    """Print ``exc`` as the command line reports errors; its exit status."""
+    if show_traceback:
+        traceback.print_exc()
+    print(f"sphinx-paramcount: error [{exc.subtype}]: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"  hint: {exc.hint}", file=sys.stderr)
+    return 2 if isinstance(exc, _USAGE_ERRORS) else 1
 
 
 def _run_conf(path: str, show_traceback: bool) -> int | None:

@@ -28,20 +28,26 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _shape_of(output: Any) -> str:
+def output_dims(output: Any) -> tuple[int, ...] | None:
+    """The shape of a module's output: a tensor's, or its first tensor's (tuple, list, dict); ``None`` if none."""
     import torch
 
     if isinstance(output, torch.Tensor):
-        return "(" + ", ".join(str(d) for d in output.shape) + ")"
+        return tuple(output.shape)
     if isinstance(output, (tuple, list)) and output:
-        return _shape_of(output[0])
+        return output_dims(output[0])
     if isinstance(output, dict) and output:
-        return _shape_of(next(iter(output.values())))
-    return ""
+        return output_dims(next(iter(output.values())))
+    return None
 
 
-def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
-    """Run ``model`` on a tensor of ``shape``; return each module's output shape.
+def _shape_of(output: Any) -> str:
+    dims = output_dims(output)
+    return "" if dims is None else "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def run_forward(model: Any, shape: tuple[int, ...], dtype: str = "float32") -> dict[str, str]:
+    """Run ``model`` on a tensor of ``shape`` (zeros of ``dtype``, a torch dtype's name); return each module's output shape.
 
     A failure names the innermost module that was running, so the author can
     see which layer does not accept the shape.
@@ -78,7 +84,7 @@ def run_forward(model: Any, shape: tuple[int, ...]) -> dict[str, str]:
     try:
         # The forward pass is the user's code too: it must not change what later pages show.
         with torch_state_kept(), downloads_refused(), torch.no_grad():
-            model(torch.zeros(shape, device=device))
+            model(torch.zeros(shape, device=device, dtype=getattr(torch, dtype)))
     except (KeyboardInterrupt, ParamcountError):
         raise
     except BaseException as exc:  # SystemExit, CancelledError ...: this directive's error, not the build's

@@ -277,3 +277,32 @@ class TensorSize(Expr):
         if not self.shape:
             return "1"
         return r" \times ".join(latex_int(d) for d in self.shape)
+
+
+@dataclass(frozen=True)
+class Pow(Expr):
+    """A symbol to a fixed power (``T^2``, attention's sequence length squared): the base shown substituted."""
+
+    base: Expr
+    exponent: int
+    precedence = 4
+
+    @property
+    def value(self) -> int:
+        return int(self.base.value**self.exponent)
+
+    def symbolic(self) -> str:
+        return self._power(self.base.symbolic())
+
+    def substituted(self) -> str:
+        return self._power(self.base.substituted())
+
+    def _power(self, base: str) -> str:
+        # A sum or product base needs parentheses; a symbol or number (``T``, ``1{,}024``) does not.
+        if isinstance(self.base, (Sum, Prod)):
+            base = f"({base})"
+        exponent = str(self.exponent) if 0 <= self.exponent < 10 else f"{{{self.exponent}}}"
+        return f"{base}^{exponent}"
+
+    def symbols(self) -> Iterator[Sym]:
+        yield from self.base.symbols()

@@ -1,0 +1,345 @@
+"""Per-layer multiply-accumulates (MACs) from one forward pass under ``FlopCounterMode``.
+
+The forward pass runs on the meta device for a built target (shapes, no
+memory, no weights), under ``torch.utils.flop_counter.FlopCounterMode``, the
+ground truth: it counts matrix products, convolutions and attention, and
+nothing else.  A module's MACs are the counter's FLOPs during its calls,
+less those of the modules it called, halved (FLOPs = 2 x MACs).  Each row's
+formula (``formulas.macs``) is checked against that figure; where they
+differ the row shows the measured number with a note, so no derivation
+states a number the forward pass did not do.
+
+Attention must never read 0: ``nn.MultiheadAttention``'s fused fast path
+(eval, no grad) runs one kernel the counter cannot see, so it is switched
+off for the pass; and the CPU's fused ``scaled_dot_product_attention``
+kernel, which the counter has no formula for, is counted here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .build import build_model
+from .errors import OptionError
+from .formulas.expr import Const, Expr, latex_int, legend, total
+from .formulas.macs import Call, Shape, attention, formula_for
+from .shapes import output_dims, parse_input_shape, run_forward
+
+#: What ``--input-dtype`` accepts: the input tensor's dtype (``int64`` for token ids).
+INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+#: The convention every output states next to the totals.
+CONVENTION = (
+    "FLOPs = 2 × MACs. Counted: matrix products, convolutions, attention; "
+    "not counted: elementwise operations, normalisation, activations, pooling."
+)
+
+
+@dataclass(frozen=True)
+class ComputeRow:
+    """One layer that computes: its own MACs (not its sub-modules'), and how they come about."""
+
+    name: str  # "" for the root module
+    type: str  # class name
+    label: str  # "Conv2d(3, 16, k=3)"
+    depth: int
+    macs: int
+    formula: str  # symbolic LaTeX; "" where the measured number is shown
+    derivation: str  # substituted LaTeX; evaluates to ``macs``
+    legend: tuple[tuple[str, str, int], ...] = ()
+    family: str = "measured"  # conv, linear, attention, multihead_attention, ..., or measured
+    note: str = ""  # why the measured number is shown
+    output_shape: str = ""
+    calls: int = 1  # forward calls the row adds up
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+
+@dataclass
+class ComputeReport:
+    """MACs of one forward pass: plain, picklable data, free of torch."""
+
+    target: str
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    macs: int
+    rows: list[ComputeRow]
+    method: str = "meta"
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "input_shape": list(self.input_shape),
+            "input_dtype": self.input_dtype,
+            "macs": self.macs,
+            "flops": self.flops,
+            "convention": CONVENTION,
+            "method": self.method,
+            "rows": [
+                {
+                    "name": r.name,
+                    "type": r.label,
+                    "macs": r.macs,
+                    "flops": r.flops,
+                    "formula": r.formula,
+                    "derivation": r.derivation,
+                    "family": r.family,
+                    "note": r.note,
+                    "legend": [{"symbol": s, "meaning": w, "value": v} for s, w, v in r.legend],
+                    "calls": r.calls,
+                    **({"output_shape": r.output_shape} if r.output_shape else {}),
+                }
+                for r in self.rows
+            ],
+            "notices": list(self.notices),
+        }
+
+
+def parse_input_dtype(text: str) -> str:
+    """``int64`` (or ``torch.int64``) -> ``"int64"``; ``OptionError`` for anything else."""
+    name = text.strip().removeprefix("torch.") if isinstance(text, str) else ""
+    if name not in INPUT_DTYPES:
+        raise OptionError(
+            f"input dtype {text!r} is not one of {', '.join(INPUT_DTYPES)}",
+            hint="float32 for images and features, int64 for token ids",
+        )
+    return name
+
+
+def compute_target(
+    target: str, input_shape: tuple[int, ...] | str, input_dtype: str = "float32", device: str = "meta"
+) -> ComputeReport:
+    """Build ``target`` and count the MACs of one forward pass on ``input_shape``; ``ParamcountError`` on failure."""
+    shape = parse_input_shape(input_shape) if isinstance(input_shape, str) else tuple(input_shape)
+    dtype = parse_input_dtype(input_dtype)
+    built = build_model(target, device)
+    report = compute_model(built.module, " ".join(target.split()), shape, dtype)
+    report.method = built.method
+    report.notices[:0] = built.notices
+    return report
+
+
+def compute_model(model: Any, target: str, input_shape: tuple[int, ...], input_dtype: str = "float32") -> ComputeReport:
+    """The MACs of ``model`` (an ``nn.Module``) on zeros of ``input_shape``, one row per module that computes.
+
+    The pass runs where the model's parameters are (meta for a built target);
+    ``InstantiateError`` if it fails, naming the layer that was running.
+    """
+    import torch
+
+    named = list(torch.nn.Module.named_modules(model))
+    seen = _Seen(named)
+    with seen.watching():
+        shapes = run_forward(model, input_shape, input_dtype)
+    rows = [_row(name, module, seen, shapes.get(name, "")) for name, module in named if seen.own.get(name)]
+    outside = seen.total - sum(seen.own.values())
+    if outside:  # ops of a hook or of code around the root's forward: counted, no module's
+        rows.append(_measured("(outside any module)", "", "", 0, outside // 2, "computed outside every module"))
+    return ComputeReport(
+        target=target,
+        input_shape=input_shape,
+        input_dtype=input_dtype,
+        macs=seen.total // 2,
+        rows=rows,
+        method="instance",
+    )
+
+
+# -- the forward pass ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    name: str
+    start: int  # the counter's FLOPs when the call began
+    inputs: tuple[Shape, ...]
+    kwargs: tuple[tuple[str, Shape], ...]
+    inner: int = 0  # FLOPs of the module calls made inside this one
+    attention: list[tuple[Shape, Shape, Shape]] = field(default_factory=list)
+
+
+class _Seen:
+    """What the pass did per module: own FLOPs (calls less inner calls), and each call's shapes."""
+
+    def __init__(self, named: list[tuple[str, Any]]) -> None:
+        self.named = named
+        self.own: dict[str, int] = {}
+        self.calls: dict[str, list[Call]] = {}
+        self.stack: list[_Frame] = []
+        self.total = 0
+        self.counter: Any = None
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+
+        aten = torch.ops.aten
+        # The CPU's fused attention kernel: the counter has no formula for it (it would read 0).
+        mapping = {aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops}
+        handles = []
+        for name, module in self.named:
+            handles.append(module.register_forward_pre_hook(self._pre(name), with_kwargs=True))
+            handles.append(module.register_forward_hook(self._post, with_kwargs=True))
+        counter = FlopCounterMode(display=False, custom_mapping=mapping)
+        self.counter = counter
+        try:
+            with _fastpath_off(torch), _AttentionCalls(self), counter:
+                yield
+        finally:
+            for h in handles:
+                h.remove()
+        self.total = counter.get_total_flops()
+
+    def _pre(self, name: str) -> Any:
+        def hook(module: Any, args: Any, kwargs: Any) -> None:
+            self.stack.append(
+                _Frame(
+                    name,
+                    self.counter.get_total_flops(),
+                    tuple(s for a in args if (s := _shape(a)) is not None),
+                    tuple((k, s) for k, v in kwargs.items() if (s := _shape(v)) is not None),
+                )
+            )
+
+        return hook
+
+    def _post(self, module: Any, args: Any, kwargs: Any, output: Any) -> None:
+        if not self.stack:
+            return
+        frame = self.stack.pop()
+        inclusive = self.counter.get_total_flops() - frame.start
+        if self.stack:
+            self.stack[-1].inner += inclusive
+        self.own[frame.name] = self.own.get(frame.name, 0) + inclusive - frame.inner
+        call = Call(frame.inputs, output_dims(output) or (), tuple(frame.attention), frame.kwargs)
+        self.calls.setdefault(frame.name, []).append(call)
+
+
+def _shape(value: Any) -> Shape | None:
+    import torch
+
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else None
+
+
+def _sdpa_flops(q: Shape, k: Shape, v: Shape, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    """FLOPs of one attention call: ``QK^T`` and the product with ``V``, per batch and (query) head."""
+    return 2 * math.prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
+@contextlib.contextmanager
+def _fastpath_off(torch: Any) -> Iterator[None]:
+    """``nn.MultiheadAttention`` and ``TransformerEncoderLayer`` without their fused kernels, restored after."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None:
+        yield
+        return
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
+
+
+class _AttentionCalls:
+    """Records each ``F.scaled_dot_product_attention`` call's q, k, v shapes for the module running it.
+
+    A torch-function mode sees the call itself, whichever kernel (math, fused)
+    then runs it, so the row's formula can name the heads and the lengths.
+    """
+
+    def __init__(self, seen: _Seen) -> None:
+        self.seen = seen
+        self.mode: Any = None
+
+    def __enter__(self) -> None:
+        import torch.nn.functional as F
+        from torch.overrides import TorchFunctionMode
+
+        seen = self.seen
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+                kwargs = kwargs or {}
+                if func is F.scaled_dot_product_attention and seen.stack:
+                    q, k, v = (*args, None, None, None)[:3]
+                    shapes = [_shape(x) for x in (q, k, v)]
+                    if all(s is not None for s in shapes):
+                        seen.stack[-1].attention.append(tuple(shapes))  # type: ignore[arg-type]
+                return func(*args, **kwargs)
+
+        self.mode = Mode()
+        self.mode.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.mode.__exit__(*exc)
+
+
+# -- rows ---------------------------------------------------------------------------------------------
+
+
+def _row(name: str, module: Any, seen: _Seen, output_shape: str) -> ComputeRow:
+    from .count import _label  # the parameter table's label, so both tables name a layer alike
+    from .formulas.registry import default_registry
+
+    macs = seen.own[name] // 2
+    calls = seen.calls.get(name, [])
+    depth = name.count(".") + 1 if name else 0
+    label = _label(module, default_registry().lookup(type(module)))
+    kind = type(module).__name__
+    formula = formula_for(module)
+    family = formula.__name__ if formula is not None else "attention"
+    exprs = [formula(module, c) if formula is not None else attention(c) for c in calls]
+    if not calls or any(e is None for e in exprs):
+        what = f"no MAC formula for {kind}" if formula is None else f"its {family} formula does not apply"
+        return _measured(name, kind, label, depth, macs, f"{what}: the count the forward pass did", output_shape)
+    expr = _calls_total([e for e in exprs if e is not None])
+    if expr.value != macs:
+        note = f"the {family} formula gives {expr.value:,} MACs, the forward pass did {macs:,}: the measured number is shown"
+        return _measured(name, kind, label, depth, macs, note, output_shape)
+    return ComputeRow(
+        name=name,
+        type=kind,
+        label=label,
+        depth=depth,
+        macs=macs,
+        formula=expr.symbolic(),
+        derivation=expr.substituted(),
+        legend=tuple(legend(expr)),
+        family=family,
+        output_shape=output_shape,
+        calls=len(calls),
+    )
+
+
+def _calls_total(exprs: list[Expr]) -> Expr:
+    """One call's formula, or ``k x`` it for k equal calls, or the sum of different calls."""
+    if len(exprs) > 1 and all(e == exprs[0] for e in exprs):
+        return Const(len(exprs)) * exprs[0]
+    return total(exprs)
+
+
+def _measured(name: str, kind: str, label: str, depth: int, macs: int, note: str, output_shape: str = "") -> ComputeRow:
+    return ComputeRow(
+        name=name,
+        type=kind,
+        label=label or kind,
+        depth=depth,
+        macs=macs,
+        formula="",
+        derivation=latex_int(macs),
+        note=note,
+        output_shape=output_shape,
+    )

@@ -1,0 +1,120 @@
+"""A ``ComputeReport`` as terminal text, Markdown, prose, JSON or the bare total (``--compute``)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from .compute import CONVENTION, ComputeReport, ComputeRow
+from .count import compact_sum
+from .render import TEXT_WIDTH, _fit, fmt, plain
+from .report import percent
+
+_HEADER = ["Layer", "MACs", "Share", "Type", "Output shape", "Formula", "Derivation"]
+_WRAPPING = (3, 5, 6)  # Type, Formula, Derivation wrap; names, counts and shapes do not
+
+
+def heading(report: ComputeReport) -> str:
+    """``SimpleNet: 573,504 MACs (1,147,008 FLOPs) for input (1, 3, 32, 32) float32``."""
+    shape = "(" + ", ".join(str(d) for d in report.input_shape) + ")"
+    return (
+        f"{report.target}: {fmt(report.macs)} MACs ({fmt(report.flops)} FLOPs) for input {shape} {report.input_dtype}"
+    )
+
+
+def total_derivation(report: ComputeReport) -> str:
+    """The Total row's sum of the rows' MACs, equal terms grouped (LaTeX)."""
+    return compact_sum([r.macs for r in report.rows])
+
+
+def _formula(r: ComputeRow) -> str:
+    return plain(r.formula) if r.formula else "(measured)"
+
+
+def _share(r: ComputeRow, report: ComputeReport) -> str:
+    return percent(100 * r.macs / report.macs) if report.macs else ""
+
+
+def to_text(report: ComputeReport, width: int = TEXT_WIDTH) -> str:
+    """The compute table for a terminal, no line wider than ``width``."""
+    body = [
+        [r.name or "(root)", fmt(r.macs), _share(r, report), r.label, r.output_shape, _formula(r), plain(r.derivation)]
+        for r in report.rows
+    ]
+    last = ["Total", fmt(report.macs), "100.00%" if report.macs else "", "", "", "", plain(total_derivation(report))]
+    table = [_HEADER, *body, last]
+    natural = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
+    whole = [min(natural[i], 2 + max(len(w) for line in table for w in line[i].split() or [""])) for i in range(7)]
+    widths = _fit(natural, width, _WRAPPING, whole)
+
+    def lines(cells: list[str]) -> list[str]:
+        wrapped = [
+            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=w < f, break_on_hyphens=False) or [""]
+            for c, w, f in zip(cells, widths, whole)
+        ]
+        out = []
+        for k in range(max(len(w) for w in wrapped)):
+            parts = [(w[k] if k < len(w) else "") for w in wrapped]
+            out.append(
+                "  ".join(
+                    p.rjust(wd) if i in (1, 2) else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))
+                ).rstrip()
+            )
+        return out
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [heading(report), "", *lines(_HEADER), rule]
+    for cells in body:
+        out += lines(cells)
+    out += [rule, *lines(last), "", *textwrap.wrap(CONVENTION, width)]
+    notes = [f"  {r.name or '(root)'}: {r.note}" for r in report.rows if r.note]
+    if notes:
+        out += ["Notes:", *(w for n in notes for w in textwrap.wrap(n, width, subsequent_indent="    "))]
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(report: ComputeReport) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", r"\|")
+
+    def math(latex: str) -> str:
+        return f"${cell(latex)}$" if latex else ""
+
+    out = ["| " + " | ".join(_HEADER) + " |", "|---|---:|---:|---|---|---|---|"]
+    for r in report.rows:
+        cells = [cell(r.name or "(root)"), fmt(r.macs), _share(r, report), cell(r.label)]
+        cells += [r.output_shape, math(r.formula) or "(measured)", math(r.derivation)]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append(f"| **Total** | **{fmt(report.macs)}** | | | | | {math(total_derivation(report))} |")
+    out += ["", heading(report) + ".", "", CONVENTION]
+    out += [f"- {r.name or '(root)'}: {r.note}" for r in report.rows if r.note]
+    return "\n".join(out) + "\n"
+
+
+def to_derivation(report: ComputeReport) -> str:
+    """Per row: formula, named factors, substitution, MACs; then the sum."""
+    out = []
+    for i, r in enumerate(report.rows, 1):
+        out.append(f"{i}. {r.name or '(root)'}: {r.label}")
+        if r.formula:
+            out.append(f"    - MACs = {plain(r.formula)}")
+        for symbol, words, value in r.legend:
+            out.append(f"    - {words} ({plain(symbol)}): {fmt(value)}")
+        out.append(f"    - MACs: {plain(r.derivation)} = {fmt(r.macs)}")
+        if r.note:
+            out.append(f"    - Note: {r.note}")
+    out += ["", f"Total MACs: {plain(total_derivation(report))} = {fmt(report.macs)}"]
+    out += [f"FLOPs: 2 × {fmt(report.macs)} = {fmt(report.flops)}", CONVENTION]
+    return "\n".join(out) + "\n"
+
+
+def to_json(report: ComputeReport) -> str:
+    return json.dumps(report.to_json(), indent=2) + "\n"
+
+
+def to_total(report: ComputeReport) -> str:
+    """``--format total``: the MACs, as ``:format: total`` shows a count."""
+    return fmt(report.macs) + "\n"
+
+
+WRITERS = {"text": to_text, "markdown": to_markdown, "derivation": to_derivation, "json": to_json, "total": to_total}
