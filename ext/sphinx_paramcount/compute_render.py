@@ -7,7 +7,7 @@ import textwrap
 
 from .compute import CONVENTION, ComputeReport, ComputeRow
 from .count import compact_sum
-from .render import TEXT_WIDTH, _fit, fmt, plain
+from .render import TEXT_WIDTH, fmt, plain, text_table
 from .report import percent
 
 _HEADER = ["Layer", "MACs", "Share", "Type", "Output shape", "Formula", "Derivation"]
@@ -42,31 +42,8 @@ def to_text(report: ComputeReport, width: int = TEXT_WIDTH) -> str:
         for r in report.rows
     ]
     last = ["Total", fmt(report.macs), "100.00%" if report.macs else "", "", "", "", plain(total_derivation(report))]
-    table = [_HEADER, *body, last]
-    natural = [max(len(line[i]) for line in table) for i in range(len(_HEADER))]
-    whole = [min(natural[i], 2 + max(len(w) for line in table for w in line[i].split() or [""])) for i in range(7)]
-    widths = _fit(natural, width, _WRAPPING, whole)
-
-    def lines(cells: list[str]) -> list[str]:
-        wrapped = [
-            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=w < f, break_on_hyphens=False) or [""]
-            for c, w, f in zip(cells, widths, whole)
-        ]
-        out = []
-        for k in range(max(len(w) for w in wrapped)):
-            parts = [(w[k] if k < len(w) else "") for w in wrapped]
-            out.append(
-                "  ".join(
-                    p.rjust(wd) if i in (1, 2) else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))
-                ).rstrip()
-            )
-        return out
-
-    rule = "  ".join("-" * w for w in widths)
-    out = [heading(report), "", *lines(_HEADER), rule]
-    for cells in body:
-        out += lines(cells)
-    out += [rule, *lines(last), "", *textwrap.wrap(CONVENTION, width)]
+    out = [heading(report), "", *text_table(_HEADER, body, last, width, _WRAPPING, right={1, 2})]
+    out += ["", *textwrap.wrap(CONVENTION, width)]
     notes = [f"  {r.name or '(root)'}: {r.note}" for r in report.rows if r.note]
     if notes:
         out += ["Notes:", *(w for n in notes for w in textwrap.wrap(n, width, subsequent_indent="    "))]

@@ -239,8 +239,29 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
         for r in rows
     ]
     total = _with_shape(["Total", fmt(report.total), "", "", plain(total_derivation(rows))], shape(""))
-    table = [header, *body, total]
     wrapping = (2, 4, 5) if shapes else _WRAPPING
+    # With --root the count is the sub-module's: the heading must not credit it to the model.
+    out = [f"{report.subject}: {plural(report.total, 'parameter')}", ""]
+    out += text_table(header, body, total, width, wrapping, right={_COUNT})
+    notes = [f"  {r.name or '(root)'}: {r.note}" for r in rows if r.note]
+    extra = summary_lines(report)
+    if extra or notes:
+        out.append("")
+    out += [w for line in extra for w in textwrap.wrap(line, width, subsequent_indent="  ") or [""]]
+    if notes:
+        out += ["Notes:", *(w for n in notes for w in textwrap.wrap(n, width, subsequent_indent="    "))]
+    return "\n".join(out) + "\n"
+
+
+def text_table(
+    header: list[str], body: list[list[str]], total: list[str], width: int, wrapping: tuple[int, ...], right: set[int]
+) -> list[str]:
+    """A header, rows and a total row in columns, no line wider than ``width``.
+
+    The ``wrapping`` columns wrap inside themselves when the table is too
+    wide; the ``right`` columns (counts) are right-aligned.
+    """
+    table = [header, *body, total]
     natural = [max(len(line[i]) for line in table) for i in range(len(header))]
     # A column narrower than its longest word (plus a continuation line's indent) would
     # let that word run into the next column: shrink to it first, break words only if
@@ -258,24 +279,15 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
         out = []
         for k in range(max(len(w) for w in wrapped)):
             parts = [(w[k] if k < len(w) else "") for w in wrapped]
-            parts = [p.rjust(wd) if i == _COUNT else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))]
+            parts = [p.rjust(wd) if i in right else p.ljust(wd) for i, (p, wd) in enumerate(zip(parts, widths))]
             out.append("  ".join(parts).rstrip())
         return out
 
     rule = "  ".join("-" * w for w in widths)
-    # With --root the count is the sub-module's: the heading must not credit it to the model.
-    out = [f"{report.subject}: {plural(report.total, 'parameter')}", "", *lines(header), rule]
-    for b in body:
-        out += lines(b)
-    out += [rule, *lines(total)]
-    notes = [f"  {r.name or '(root)'}: {r.note}" for r in rows if r.note]
-    extra = summary_lines(report)
-    if extra or notes:
-        out.append("")
-    out += [w for line in extra for w in textwrap.wrap(line, width, subsequent_indent="  ") or [""]]
-    if notes:
-        out += ["Notes:", *(w for n in notes for w in textwrap.wrap(n, width, subsequent_indent="    "))]
-    return "\n".join(out) + "\n"
+    out = [*lines(header), rule]
+    for cells in body:
+        out += lines(cells)
+    return [*out, rule, *lines(total)]
 
 
 def _fit(
