@@ -291,13 +291,13 @@ class _AttentionCalls:
 
 
 def _row(name: str, module: Any, seen: _Seen, output_shape: str) -> ComputeRow:
-    from .count import _label  # the parameter table's label, so both tables name a layer alike
+    from .count import layer_label  # the parameter table's label, so both tables name a layer alike
     from .formulas.registry import default_registry
 
     macs = seen.own[name] // 2
     calls = seen.calls.get(name, [])
     depth = name.count(".") + 1 if name else 0
-    label = _label(module, default_registry().lookup(type(module)))
+    label = layer_label(module, default_registry().lookup(type(module)))
     kind = type(module).__name__
     formula = formula_for(module)
     family = formula.__name__ if formula is not None else "attention"

@@ -7,7 +7,7 @@ import textwrap
 
 from .compute import CONVENTION, ComputeReport, ComputeRow
 from .count import compact_sum
-from .render import TEXT_WIDTH, fmt, plain, text_table
+from .render import TEXT_WIDTH, derivation_steps, fmt, plain, text_table
 from .report import percent
 
 _HEADER = ["Layer", "MACs", "Share", "Type", "Output shape", "Formula", "Derivation"]
@@ -73,13 +73,7 @@ def to_derivation(report: ComputeReport) -> str:
     out = []
     for i, r in enumerate(report.rows, 1):
         out.append(f"{i}. {r.name or '(root)'}: {r.label}")
-        if r.formula:
-            out.append(f"    - MACs = {plain(r.formula)}")
-        for symbol, words, value in r.legend:
-            out.append(f"    - {words} ({plain(symbol)}): {fmt(value)}")
-        out.append(f"    - MACs: {plain(r.derivation)} = {fmt(r.macs)}")
-        if r.note:
-            out.append(f"    - Note: {r.note}")
+        out += derivation_steps(r.formula, r.legend, r.derivation, r.macs, r.note, "MACs", "MACs")
     out += ["", f"Total MACs: {plain(total_derivation(report))} = {fmt(report.macs)}"]
     out += [f"FLOPs: 2 × {fmt(report.macs)} = {fmt(report.flops)}", CONVENTION]
     return "\n".join(out) + "\n"

@@ -73,7 +73,7 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
         if same_as == name and _holds_packed_weights(name, module, quantized):
             quantized.append((name, f"{type(module).__module__}.{type(module).__qualname__}"))
         found = registry.lookup(type(module))
-        label = _label(module, found)
+        label = layer_label(module, found)
         modules.append(ModuleInfo(name, type(module).__name__, label, class_path(type(module))))
         if any(c == "" or name == c or name.startswith(c + ".") for c in covered):
             continue
@@ -289,7 +289,7 @@ def _refuse_lazy(named_modules: list[tuple[str, Any]], nn: Any) -> None:
         )
 
 
-def _label(module: Any, found: Any) -> str:
+def layer_label(module: Any, found: Any) -> str:
     """``Conv2d(3, 16, k=3)``; the class name alone when the label or ``extra_repr()`` fails.
 
     Both are the user's code (a subclass, a registered label): one that raises

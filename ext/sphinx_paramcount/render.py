@@ -343,15 +343,28 @@ def to_derivation(report: Report, rows: list[Row] | None = None) -> str:
             f"{i}. {name_cell(r, report).strip()}: {type_cell(r)}"
             + (" (one block of the row above)" if r.detail else "")
         )
-        out.append(f"    - Number of parameters = {plain(r.formula)}")
-        for symbol, words, value in r.legend:
-            out.append(f"    - {words} ({plain(symbol)}): {fmt(value)}")
-        out.append(f"    - Total parameters: {plain(r.derivation)} = {fmt(r.params)}")
-        if r.note:
-            out.append(f"    - Note: {r.note}")
+        out += derivation_steps(
+            r.formula, r.legend, r.derivation, r.params, r.note, "Number of parameters", "Total parameters"
+        )
     out.append("")
     out.append(f"Total parameters: {' + '.join(fmt(r.params) for r in counted(rows))} = {fmt(report.total)}")
     return "\n".join(out) + "\n"
+
+
+def derivation_steps(
+    formula: str,
+    legend: tuple[tuple[str, str, int], ...],
+    derivation: str,
+    count: int,
+    note: str,
+    formula_words: str,
+    count_words: str,
+) -> list[str]:
+    """One row of the seed's prose: its formula, each factor named with its value, the substitution."""
+    out = [f"    - {formula_words} = {plain(formula)}"] if formula else []
+    out += [f"    - {words} ({plain(symbol)}): {fmt(value)}" for symbol, words, value in legend]
+    out.append(f"    - {count_words}: {plain(derivation)} = {fmt(count)}")
+    return out + ([f"    - Note: {note}"] if note else [])
 
 
 def to_json(report: Report, rows: list[Row] | None = None) -> str:
