@@ -230,3 +230,28 @@ def test_cli_parameter_table_with_token_ids() -> None:
     rows = {r["name"]: r for r in json.loads(proc.stdout)["rows"]}
     assert rows["wte"]["output_shape"] == "(1, 8, 768)"
     assert "macs" not in json.loads(proc.stdout)
+
+
+# -- build fallbacks and failures, as for parameters ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "shape", "macs", "method"),
+    [
+        ("tests.models.zoo:ReadsValues", (1, 2), 2 * 3 + 3 * 4 + 4 * 5, "meta-params"),
+        ("tests.models.zoo:ReadsParameters", (1, 2), 2 * 2, "cpu"),
+    ],
+)
+def test_constructors_that_read_tensor_values_fall_back(target: str, shape: tuple, macs: int, method: str) -> None:
+    report = compute_target(target, shape)
+    assert (report.macs, report.method) == (macs, method)
+    assert report.notices and "meta" in report.notices[0]
+    assert explain(target, input_shape=shape).macs == macs
+
+
+def test_a_failing_forward_names_the_layer() -> None:
+    with pytest.raises(InstantiateError) as exc:
+        compute_target(SEED, (1, 4, 32, 32))
+    assert exc.value.message.startswith(
+        "the forward pass with input shape (1, 4, 32, 32) failed in layer 'conv1' (Conv2d)"
+    )
