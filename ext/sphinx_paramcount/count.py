@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import FormulaError, LazyError, ParamcountError, UncountableError, brief
-from .formulas.expr import Expr, Sym, TensorSize, latex_int, latex_text, legend, total
+from .formulas.expr import Expr, Sym, TensorSize, latex_int, latex_text, legend, plain_form, total
 from .formulas.owned import shape_product
 from .formulas.registry import FormulaRegistry, default_registry
 from .report import Buffer, ModuleInfo, NotCounted, Report, Row, Tensor
@@ -117,6 +117,7 @@ def _count(model: Any, target: str, registry: FormulaRegistry, output_shapes: di
         buffers=buffers,
         bytes_by_dtype=_bytes_by_dtype(fresh),
         not_counted=list(left_out.values()),
+        config=config_numbers(model),
     )
     # The invariant every view relies on; a failure here is our bug, not the user's.
     assert sum(r.params for r in rows) == report.total, "rows do not add up to the total"
@@ -208,6 +209,7 @@ def _unregistered_row(params: list[Any]) -> Row:
         formula=expr.symbolic(),
         derivation=expr.substituted(),
         legend=tuple(legend(expr)),
+        form=plain_form(expr),
         note="model.parameters() yields these tensors, but no module registers them",
         tensors=tuple(tensors),
     )
@@ -367,10 +369,30 @@ def _row(name: str, module: Any, label: str, tensors: list[Tensor], found: Any) 
         formula=formula,
         derivation=derivation,
         legend=tuple(legend(expr)) if fresh else (),
+        form=plain_form(expr) if fresh else "",
         family=family,
         # A row whose every tensor is tied says so in its formula: no note repeats it.
         note=_joined(note, tied) if fresh else note,
     )
+
+
+def config_numbers(model: Any) -> dict[str, int | None]:
+    """The model's config's hyperparameters (a transformers ``PretrainedConfig``'s usual attributes), for ``:symbols: config``."""
+    from .symbols import CONFIG_SYMBOLS
+
+    config = getattr(model, "config", None)
+    if config is None or not callable(getattr(config, "to_dict", None)):
+        return {}
+    try:
+        values = config.to_dict()
+    except Exception:  # a config that cannot be read binds nothing
+        return {}
+    wanted = {attribute for _, attribute, _ in CONFIG_SYMBOLS if attribute}
+    return {
+        k: v
+        for k, v in values.items()
+        if k in wanted and (v is None or (isinstance(v, int) and not isinstance(v, bool)))
+    }
 
 
 def class_path(cls: type) -> str:

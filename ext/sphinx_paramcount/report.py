@@ -52,6 +52,9 @@ class Row:
     # The layer class as ``module:qualname`` (``torch.nn.modules.conv:Conv2d``):
     # what the Type cell links to; "" where the row is no one module's.
     class_path: str = ""
+    # The formula as plain arithmetic, ``s<i>`` standing for legend entry i
+    # (``expr.plain_form``): what ``symbols`` rewrites in the model's hyperparameters.
+    form: str = ""
 
     @property
     def shared(self) -> tuple[Tensor, ...]:
@@ -115,6 +118,8 @@ class Report:
     # The rows the tables show (``views.view``: merged by depth, repeats
     # collapsed) when ``api.explain`` chose a view; ``None``: all the rows.
     shown: list[Row] | None = None
+    # The model config's hyperparameters (``hidden_size``: 4096, ...), for ``:symbols: config``.
+    config: dict[str, int | None] = field(default_factory=dict)
     # The MACs of one forward pass, when ``api.explain`` was given an input shape.
     compute: ComputeReport | None = None
 

@@ -11,7 +11,7 @@ that a test (or a reader) can evaluate.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 # Characters LaTeX treats specially, written as literal characters inside math
@@ -110,6 +110,10 @@ class Expr:
     def symbols(self) -> Iterator[Sym]:
         yield from ()
 
+    def text(self, names: Mapping[str, str]) -> str:
+        """Plain arithmetic (``s0*s1 + s0``) that sympy and ``ast`` read, each symbol under ``names[latex]``."""
+        raise NotImplementedError
+
     # Operators make formulas read like the maths: ``C_out * k_h * k_w + C_out``.
     def __add__(self, other: Expr | int) -> Sum:
         return Sum((self, _expr(other)))
@@ -148,6 +152,9 @@ class Const(Expr):
     def substituted(self) -> str:
         return latex_int(self.n)
 
+    def text(self, names: Mapping[str, str]) -> str:
+        return str(self.n)
+
 
 @dataclass(frozen=True)
 class Sym(Expr):
@@ -170,6 +177,9 @@ class Sym(Expr):
     def symbols(self) -> Iterator[Sym]:
         yield self
 
+    def text(self, names: Mapping[str, str]) -> str:
+        return names[self.latex]
+
 
 @dataclass(frozen=True)
 class Sum(Expr):
@@ -185,6 +195,9 @@ class Sum(Expr):
 
     def substituted(self) -> str:
         return " + ".join(_wrap(t, self, t.substituted()) for t in self._flat())
+
+    def text(self, names: Mapping[str, str]) -> str:
+        return "(" + " + ".join(t.text(names) for t in self._flat()) + ")"
 
     def symbols(self) -> Iterator[Sym]:
         for t in self.terms:
@@ -217,6 +230,9 @@ class Prod(Expr):
     def substituted(self) -> str:
         return r" \times ".join(_wrap(f, self, f.substituted()) for f in self._flat())
 
+    def text(self, names: Mapping[str, str]) -> str:
+        return "*".join(f.text(names) for f in self._flat())
+
     def symbols(self) -> Iterator[Sym]:
         for f in self.factors:
             yield from f.symbols()
@@ -236,6 +252,15 @@ def total(terms: list[Expr]) -> Expr:
     if len(terms) == 1:
         return terms[0]
     return Sum(tuple(terms))
+
+
+def plain_form(expr: Expr) -> str:
+    """``expr`` as plain arithmetic whose symbol ``s<i>`` is entry ``i`` of ``legend(expr)`` (``Row.form``)."""
+    names = {latex: f"s{i}" for i, (latex, _, _) in enumerate(legend(expr))}
+    try:
+        return expr.text(names)
+    except NotImplementedError:  # a user's own Expr subclass: its row keeps its numbers
+        return ""
 
 
 def legend(expr: Expr) -> list[tuple[str, str, int]]:
@@ -278,6 +303,11 @@ class TensorSize(Expr):
             return "1"
         return r" \times ".join(latex_int(d) for d in self.shape)
 
+    def text(self, names: Mapping[str, str]) -> str:
+        if self.words:
+            return names[self.symbolic()]
+        return "*".join(str(d) for d in self.shape) or "1"
+
 
 @dataclass(frozen=True)
 class Pow(Expr):
@@ -306,3 +336,6 @@ class Pow(Expr):
 
     def symbols(self) -> Iterator[Sym]:
         yield from self.base.symbols()
+
+    def text(self, names: Mapping[str, str]) -> str:
+        return f"({self.base.text(names)})**{self.exponent}"
