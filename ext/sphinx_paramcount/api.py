@@ -10,7 +10,7 @@ repeats) chosen, as the directive's options choose it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +24,7 @@ from .options import parse_depth, parse_device, parse_root
 from .report import Report
 from .shapes import parse_input_dtype, parse_input_shape, run_forward
 from .stated import Check, Claim, ClaimKey, StatedCount, parse_stated, read_expect
+from .symbols import FormulaMismatch, bindings_for, check_formula, in_symbols, parse_formula, parse_tolerance, symbolic
 from .views import at_root, check, view
 
 
@@ -54,6 +55,7 @@ def explain(
     expand_repeats: bool = False,
     registry: FormulaRegistry | None = None,
     compute: bool | None = None,
+    symbols: str | Mapping[str, int] | None = None,
 ) -> Report:
     """Count ``model``'s parameters: the ``Report`` a ``paramcount`` directive would show.
 
@@ -77,6 +79,12 @@ def explain(
     ``report.compute``, a ``ComputeReport`` with a row per layer that
     computes, its MAC formula and derivation, in the same view (root,
     depth, repeats); it displays itself and has its own ``check``.
+
+    ``symbols`` names the model's hyperparameters (``"d=4096, L=32"``, a
+    dict, or ``"config"`` for a transformers model's config): the rows'
+    formulas are then written in them, blocks as one polynomial, and
+    ``report.symbolic.whole`` is the whole model's formula
+    (``L(4d^2 + 3d d_ff + 2d) + 2Vd + d``), each checked against the count.
 
     The report keeps every row of the model (``report.rows``) and the rows
     its tables show (``report.shown_rows``).  Raises a ``ParamcountError``
@@ -104,7 +112,14 @@ def explain(
     if report.compute is not None:
         work = compute_at_root(report.compute, root)
         report.compute = replace(work, shown=compute_view(work, depth, collapse))
-    return replace(report, shown=view(report, depth, collapse))
+    shown = view(report, depth, collapse)
+    if symbols is None:
+        return replace(report, shown=shown)
+    bindings, errors = bindings_for(report, symbols)
+    if errors:
+        raise OptionError("; ".join(e.message.removeprefix(":symbols: ") for e in errors), hint=errors[0].hint)
+    model = symbolic(report, shown, bindings)
+    return replace(report, shown=in_symbols(shown, model), symbolic=model)
 
 
 def _count(
@@ -192,10 +207,28 @@ def check_report(
     expect: Mapping[str, Count] | str | None = None,
     macs: Count | None = None,
     flops: Count | None = None,
+    formula: str | None = None,
+    tolerance: str | float = "10%",
 ) -> Report:
     """``Report.check``: the directive's check of stated numbers, raising ``MismatchError``."""
     __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
     claims, errors = _claims({"total": total, "trainable": trainable}, expect)
+    formula_problem = None
+    if formula is not None:
+        if report.symbolic is None:
+            errors.append(
+                OptionError(
+                    "formula needs the model's symbols, and this report has none",
+                    hint="give explain() symbols, e.g. explain(model, symbols='d=768, L=12, V=50257')",
+                )
+            )
+        else:
+            try:
+                stated = parse_formula(formula, report.symbolic.bindings)
+                share = parse_tolerance(tolerance if isinstance(tolerance, str) else str(tolerance))
+                formula_problem = check_formula(stated, report.symbolic, report.total, report.subject, share)
+            except OptionError as exc:
+                errors.append(exc)
     if (macs is not None or flops is not None) and report.compute is None:
         errors.append(
             OptionError(
@@ -210,7 +243,7 @@ def check_report(
     results = [check(report, report.shown_rows, claims)]
     if report.compute is not None and compute_claims:
         results.append(check_compute(report.compute, report.compute.shown_rows, compute_claims))
-    _raise_mismatches(report.target, results)
+    _raise_mismatches(report.target, results, [formula_problem] if formula_problem else [])
     return report
 
 
@@ -229,11 +262,12 @@ def check_compute_report(
     return report
 
 
-def _raise_mismatches(subject: str, results: list[Check]) -> None:
+def _raise_mismatches(subject: str, results: list[Check], formulas: Sequence[FormulaMismatch] = ()) -> None:
     __tracebackhide__ = True
     mismatches = tuple(m for r in results for m in r.mismatches)
     unknown = tuple(u for r in results for u in r.unknown)
     lines = [m.message for m in mismatches] + [f"{u.message} ({u.hint})" for u in unknown]
+    lines += [f.message for f in formulas]
     if not lines:
         return
     if len(lines) == 1:

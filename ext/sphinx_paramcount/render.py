@@ -22,6 +22,10 @@ _LATEX_TEXT = [
     (re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}"), r"\1/\2"),
     (re.compile(r"\{,\}"), ","),
     (re.compile(r"\\cdot"), "·"),
+    # sympy's LaTeX (``symbols``): thin spaces between factors, sized parentheses.
+    (re.compile(r"\\,"), "·"),
+    (re.compile(r"\\left\(|\\right\)"), lambda m: m.group(0)[-1]),
+    (re.compile(r"\^\{(\d+)\}"), r"^\1"),
     (re.compile(r"\\times"), "×"),
     (re.compile(r"\\_"), "_"),
     (re.compile(r" ?· ?"), "·"),
@@ -178,6 +182,9 @@ def size_text(by_dtype: dict[str, int]) -> str:
 def summary_lines(report: Report) -> list[str]:
     """Trainable, frozen, buffers and size: shown only where they say something."""
     lines = [root_line(report)] if report.root else []
+    if report.symbolic is not None:
+        lines.append(f"N = {plain(report.symbolic.whole.latex)} = {fmt(report.total)}")
+        lines += [f"Note: {n}" for n in report.symbolic.notes]
     lines += [f"Size: {size_text(report.bytes_by_dtype)}"] if report.bytes_by_dtype else []
     if report.frozen:
         lines.append(trainable_line(report))

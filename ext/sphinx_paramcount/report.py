@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .compute import ComputeReport
+    from .symbols import Symbolic
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class Report:
     config: dict[str, int | None] = field(default_factory=dict)
     # The MACs of one forward pass, when ``api.explain`` was given an input shape.
     compute: ComputeReport | None = None
+    # The formulas in the model's hyperparameters, when ``api.explain`` was given symbols.
+    symbolic: Symbolic | None = None
 
     @property
     def frozen(self) -> int:
@@ -201,6 +204,8 @@ class Report:
         expect: Mapping[str, int | str] | str | None = None,
         macs: int | str | None = None,
         flops: int | str | None = None,
+        formula: str | None = None,
+        tolerance: str | float = "10%",
     ) -> Report:
         """Check stated numbers as the ``paramcount`` directive does; ``self`` if they all hold.
 
@@ -209,7 +214,10 @@ class Report:
         maps row names, as the table prints them, to counts (or is the
         directive's text, ``"conv1=448, fc1=131,104"``).  ``macs`` and
         ``flops`` are checked as the ``flopcount`` directive checks them
-        (the report needs an input shape).  Raises ``MismatchError`` (an
+        (the report needs an input shape).  ``formula`` is a closed form in
+        the symbols ``explain`` was given (``"12*L*d**2 + 2*V*d"``), checked
+        exactly, or within ``tolerance`` (``"5%"`` or 0.05) when it starts
+        with ``~``.  Raises ``MismatchError`` (an
         ``AssertionError``) naming every number that does not hold and every
         row the table does not have, with the docs build's message;
         ``OptionError`` for a number that cannot be read.
@@ -217,7 +225,7 @@ class Report:
         __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
         from .api import check_report
 
-        return check_report(self, total, trainable, expect, macs, flops)
+        return check_report(self, total, trainable, expect, macs, flops, formula, tolerance)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)

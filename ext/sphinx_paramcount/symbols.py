@@ -165,6 +165,7 @@ class Form:
     latex: str
     text: str
     value: int
+    names: tuple[str, ...] = ()  # the symbols it uses, in name order
 
 
 @dataclass
@@ -309,7 +310,8 @@ class _Writer:
         if value != count:  # never shown: the count itself is, with the reason
             self.notes.append(f"the formula of {what} gives {value}, not its count {count:,}: its count is shown")
             expr = self.sympy.Integer(count)
-        return Form(latex_of(expr), str(expr), count)
+        names = tuple(sorted(str(s) for s in expr.free_symbols))
+        return Form(latex_of(expr), str(expr), count, names)
 
 
 # The largest multiple of a bound width a number is written as (3d, not 2304; 4096 is not 128 F).
@@ -464,3 +466,60 @@ def parse_tolerance(text: str) -> Decimal:
     if not (0 <= value < 1):
         raise OptionError(f":tolerance: {raw!r} is not between 0% and 100%", hint="e.g. ':tolerance: 5%'")
     return value
+
+
+# -- rows written in the symbols -----------------------------------------------------------------------------
+
+
+def bindings_for(report: Report, text: str | Mapping[str, int]) -> tuple[list[Binding], list[OptionError]]:
+    """The bindings ``:symbols:`` (text, or a mapping from the Python API) asks for, ``config`` read from ``report``."""
+    if isinstance(text, Mapping):
+        given, from_config, errors = read_symbols(", ".join(f"{k}={v}" for k, v in text.items()))
+    else:
+        given, from_config, errors = read_symbols(text)
+    if from_config:
+        found = config_bindings(report.config)
+        if not found:
+            errors.append(
+                OptionError(
+                    f":symbols: config: {report.type_name or report.target} has no config with the usual "
+                    "hyperparameters (hidden_size, num_hidden_layers, ...)",
+                    hint="bind the symbols by name instead, e.g. ':symbols: d=768, L=12'",
+                )
+            )
+        given = merge_bindings(given, found)
+    return given, errors
+
+
+def in_symbols(rows: list[Row], model: Symbolic) -> list[Row]:
+    """The rows with their formulas written in the symbols; derivations (the numbers) stay as they are.
+
+    Each row's legend names the symbols its formula uses, with their values.
+    """
+    from dataclasses import replace
+
+    import sympy
+
+    meaning = {b.name: _meaning(b) for b in model.bindings}
+    out = []
+    for row in rows:
+        form = model.rows.get(row.name)
+        if form is None or not row.params or not form.names:
+            out.append(row)
+            continue
+        used = form.names
+        legend = tuple((latex_of(sympy.Symbol(n)), meaning[n], _value(model, n)) for n in used if n in meaning)
+        out.append(replace(row, formula=form.latex, legend=legend or row.legend))
+    return out
+
+
+def _meaning(b: Binding) -> str:
+    described = {attr: what for _, attr, what in CONFIG_SYMBOLS if attr}
+    if b.source:
+        what = described.get(b.source.split(" ")[0], "")
+        return f"{what[:1].upper()}{what[1:]} (config {b.source})" if what else f"config {b.source}"
+    return "Bound in :symbols:"
+
+
+def _value(model: Symbolic, name: str) -> int:
+    return next(b.value for b in model.bindings if b.name == name)
