@@ -65,6 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--expand-repeats", action="store_true", help="show every block of a repeated stack, not one")
     p.add_argument(
+        "--symbols",
+        default=None,
+        help="the model's hyperparameters, e.g. 'd=4096, d_ff=11008, V=32000, L=32' (or 'config'): "
+        "formulas are written in them, and the whole model's",
+    )
+    p.add_argument(
+        "--formula",
+        default=None,
+        help="a closed form in the symbols to check, e.g. '12*L*d**2 + 2*V*d' ('~ ...' for an estimate); "
+        "exit status 1 if it does not hold",
+    )
+    p.add_argument(
+        "--tolerance", default="10%", help="how far an estimated --formula '~ ...' may be off (default 10%%)"
+    )
+    p.add_argument(
         "--conf",
         metavar="PATH",
         default=None,
@@ -117,7 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             depth=args.depth,
             expand_repeats=args.expand_repeats,
             compute=False,
+            symbols=args.symbols,
         )
+        if args.formula is not None and args.symbols is None:
+            raise OptionError("--formula needs --symbols, the symbols it is written in")
     except ParamcountError as exc:
         return _error(exc, args.traceback)
     rows = report.shown_rows
@@ -132,6 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write(writer[args.format](report, rows))
     for notice in report.notices:
         print(f"note: {notice}", file=sys.stderr)
+    if report.symbolic is not None:
+        for unused in report.symbolic.unused:
+            if not unused.source:  # one the user wrote: config symbols a model does not use are no mistake
+                print(f"warning: symbol {unused.name}={unused.value} matches no number of the model", file=sys.stderr)
+    if args.formula is not None:
+        try:
+            report.check(formula=args.formula, tolerance=args.tolerance)
+        except ParamcountError as exc:
+            return _error(exc, args.traceback)
     return 0
 
 

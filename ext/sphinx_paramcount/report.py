@@ -247,6 +247,7 @@ class Report:
                 {"name": t.name, "shape": list(t.shape), "params": t.numel, "reason": t.reason}
                 for t in self.not_counted
             ],
+            **(self.symbolic.to_json() if self.symbolic is not None else {}),
         }
 
 
