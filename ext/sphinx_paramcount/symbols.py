@@ -37,6 +37,7 @@ SYMBOLS_HINT = "write name=value pairs, e.g. ':symbols: d=4096, d_ff=11008, V=32
 # Names that count blocks (a repeat count is written with them) and names that count heads.
 _BLOCK_NAMES = {"L", "N_L", "n_layer", "n_layers", "num_layers", "layers", "n_blocks", "blocks"}
 _HEAD_NAMES = {"h", "H", "n_head", "n_heads", "heads", "num_heads", "h_kv", "n_kv", "n_kv_heads", "h_q"}
+_KERNEL_NAMES = {"k", "K", "k_h", "k_w", "k_d", "kernel"}
 
 #: A transformers ``PretrainedConfig``'s usual attributes and the symbol each binds (``:symbols: config``).
 CONFIG_SYMBOLS: tuple[tuple[str, str, str], ...] = (
@@ -72,11 +73,13 @@ class Binding:
 
     @property
     def role(self) -> str:
-        """``blocks`` (counts repeated blocks), ``heads`` (counts attention heads) or ``size``."""
+        """``blocks`` (counts repeated blocks), ``heads`` (attention heads), ``kernel`` (a filter's size) or ``size``."""
         if self.name in _BLOCK_NAMES:
             return "blocks"
         if self.name in _HEAD_NAMES:
             return "heads"
+        if self.name in _KERNEL_NAMES:
+            return "kernel"
         return "size"
 
 
@@ -319,10 +322,12 @@ _MULTIPLES = 8
 
 
 def _role(words: str) -> str:
-    """The part a formula's number plays, from its legend words: a head count, or a size."""
+    """The part a formula's number plays, from its legend words: a head count, a filter's size, or a size."""
     lowered = words.lower()
     if re.search(r"\bheads\b", lowered) and "per head" not in lowered:
         return "heads"
+    if re.match(r"(filter|kernel) (height|width|depth|size)", lowered):
+        return "kernel"
     return "size"
 
 

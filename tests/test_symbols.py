@@ -1,0 +1,205 @@
+"""Formulas in a model's hyperparameters (``symbols``): rows, blocks and the whole model, and stated formulas."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from sphinx_paramcount import MismatchError, explain
+from sphinx_paramcount.errors import OptionError
+from sphinx_paramcount.symbols import (
+    Binding,
+    check_formula,
+    config_bindings,
+    parse_formula,
+    read_symbols,
+    symbolic,
+)
+from tests.arith import latex_value
+from tests.test_cli import run
+
+SEED = "tests.models.seed:SimpleNet"
+GPT2 = "transformers.AutoModelForCausalLM.from_config(transformers.GPT2Config())"
+BERT = "transformers.AutoModel.from_config(transformers.BertConfig())"
+LLAMA_7B = (
+    "transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig(hidden_size=4096, "
+    "intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000))"
+)
+LLAMA_70B = (
+    "transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig(hidden_size=8192, "
+    "intermediate_size=28672, num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8, "
+    "vocab_size=32000))"
+)
+
+
+def values(report) -> dict[str, int]:
+    return {b.name: b.value for b in report.symbolic.bindings}
+
+
+def evaluate(text: str, env: dict[str, int]) -> int:
+    """The formula's plain text evaluated with the bound values (sympy's own reading, independent of ours)."""
+    import sympy
+
+    expr = sympy.sympify(text)
+    return int(expr.subs({sympy.Symbol(k): v for k, v in env.items()}))
+
+
+def test_seed_simplenet() -> None:
+    report = explain(SEED, symbols="C=16, k=3, F=32")
+    sym = report.symbolic
+    assert sym is not None
+    assert {name: f.text for name, f in sym.rows.items()} == {
+        "conv1": "3*C*k**2 + C",  # C_in = 3 is no filter size: the role keeps it a number
+        "fc1": "4097*F",
+        "fc2": "2*F + 2",
+    }
+    assert sym.whole.text == "3*C*k**2 + C + 4099*F + 2"
+    assert evaluate(sym.whole.text, values(report)) == 131_618 == sym.whole.value
+    assert sym.whole.latex == r"3\,C\,k^{2} + C + 4099\,F + 2"
+    conv1 = report.shown_rows[0]
+    assert conv1.formula == r"3\,C\,k^{2} + C" and latex_value(conv1.derivation) == 448
+    assert [s for s, _, _ in conv1.legend] == ["C", "k"]
+
+
+@pytest.mark.parametrize(
+    ("target", "whole", "total"),
+    [
+        # GPT-2 small: lm_head is wte (tied), so V d once; c_attn is 3d wide.
+        (GPT2, "L*(4*d**2 + 2*d*d_ff + 9*d + d_ff) + P*d + V*d + 2*d", 124_439_808),
+        # BERT-base: the pooler's d^2 + d, the token-type embedding 2d and the embedding LayerNorm 2d.
+        (BERT, "L*(4*d**2 + 2*d*d_ff + 9*d + d_ff) + P*d + V*d + d**2 + 5*d", 109_482_240),
+        (LLAMA_7B, "L*(4*d**2 + 3*d*d_ff + 2*d) + 2*V*d + d", 6_738_415_616),
+        # Grouped-query attention: k and v are d_kv = h_kv d_h wide.
+        (LLAMA_70B, "L*(2*d**2 + 3*d*d_ff + 2*d*d_kv + 2*d) + 2*V*d + d", 68_976_648_192),
+    ],
+)
+def test_whole_model_formulas_from_the_config(target: str, whole: str, total: int) -> None:
+    report = explain(target, symbols="config")
+    assert report.total == total
+    assert report.symbolic is not None and report.symbolic.whole.text == whole
+    assert evaluate(whole, values(report)) == total
+    assert not report.symbolic.notes
+    for row in report.shown_rows:  # every formula shown gives its row's count
+        form = report.symbolic.rows[row.name]
+        assert evaluate(form.text, values(report)) == row.params, row.name
+
+
+def test_config_bindings_name_their_attributes() -> None:
+    config = {"hidden_size": 8192, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8}
+    assert config_bindings(config) == [
+        Binding("d", 8192, "hidden_size"),
+        Binding("L", 80, "num_hidden_layers"),
+        Binding("h", 64, "num_attention_heads"),
+        Binding("h_kv", 8, "num_key_value_heads"),
+        Binding("d_kv", 1024, "num_key_value_heads × head_dim"),
+    ]
+    # As many key/value heads as heads: no GQA symbols.
+    assert [b.name for b in config_bindings({"num_attention_heads": 32, "num_key_value_heads": 32})] == ["h"]
+    assert config_bindings({"n_embd": 768, "n_inner": None})[1] == Binding("d_ff", 3072, "n_inner (None: 4 × n_embd)")
+
+
+def test_a_block_is_one_polynomial() -> None:
+    report = explain(LLAMA_7B, symbols="d=4096, d_ff=11008, V=32000, L=32, h=32")
+    sym = report.symbolic
+    assert sym is not None
+    assert sym.rows["model.layers.0–31"].latex == r"L\,\left(4\,d^{2} + 3\,d\,d_{ff} + 2\,d\right)"
+    assert sym.rows["model.layers.0.mlp.down_proj"].text == "d*d_ff"
+    # L and h are both 32: L counts the blocks; h, bound but used by no parameter formula, is reported.
+    assert [b.name for b in sym.unused] == ["h"] and not sym.notes
+    depth = explain(LLAMA_7B, symbols="d=4096, d_ff=11008, V=32000, L=32", depth=2)
+    assert depth.symbolic is not None
+    assert depth.symbolic.rows["model.layers"].text == "L*(4*d**2 + 3*d*d_ff + 2*d)"
+
+
+def test_two_symbols_of_one_value_and_role_say_so() -> None:
+    report = explain(SEED, symbols="C=16, F=32, G=32")
+    assert report.symbolic is not None
+    assert report.symbolic.notes == [
+        "32 is both F and G, and the role it plays does not decide between them: it is written F "
+        "(bind only one of them to choose)"
+    ]
+
+
+def test_stated_formula_off_by_terms() -> None:
+    report = explain(LLAMA_7B, symbols="config")
+    report.check(formula="2*V*d + L*(4*d**2 + 3*d*d_ff + 2*d) + d")
+    report.check(formula="2*V*d + L*(4*d^2 + 3*d*d_ff + 2*d) + d")  # ^ as LaTeX writes a power
+    with pytest.raises(MismatchError) as exc:
+        report.check(formula="2*V*d + L*(4*d**2 + 3*d*d_ff)")
+    assert str(exc.value) == (
+        f"stated formula L*(4*d**2 + 3*d*d_ff) + 2*V*d gives 6,738,149,376 for {LLAMA_7B}, but the model has "
+        "6,738,415,616: the model has 2*L*d + d more than the stated formula (266,240)"
+    )
+    with pytest.raises(MismatchError, match=r"the stated formula has 2\*V\*d more than the model"):
+        report.check(formula="4*V*d + L*(4*d**2 + 3*d*d_ff + 2*d) + d")
+
+
+def test_estimates_within_a_tolerance() -> None:
+    report = explain(LLAMA_7B, symbols="config")
+    report.check(formula="~ 12*L*d**2")  # 6,442,450,944: 4.4% under
+    with pytest.raises(
+        MismatchError, match=r"4\.4% off the model's 6,738,415,616, beyond the stated tolerance of 1\.0%"
+    ):
+        report.check(formula="~ 12*L*d**2", tolerance="1%")
+    report.check(formula="~12*L*d**2", tolerance=0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("__import__('os')", ":formula: cannot use \"__import__('os')\": only numbers, bound symbols and + - * / **"),
+        ("12*L*x**2", ":formula: uses 'x', which :symbols: does not bind"),
+        ("d**d", ":formula: raises to a power that is not a whole number up to 16"),
+        ("12 *", ":formula: '12 *' is not arithmetic: invalid syntax"),
+        ("~", ":formula: is empty"),
+    ],
+)
+def test_formulas_are_read_never_evaluated(text: str, message: str) -> None:
+    with pytest.raises(OptionError) as exc:
+        parse_formula(text, [Binding("d", 4), Binding("L", 2)])
+    assert exc.value.message == message
+
+
+def test_reading_symbols() -> None:
+    bindings, config, errors = read_symbols("d=4_096, d_ff=11008, config, 2x=3, V=abc, d=5, L")
+    assert bindings == [Binding("d", 4096), Binding("d_ff", 11008)] and config
+    assert [e.message for e in errors] == [
+        ":symbols: name '2x' is not an identifier",
+        ":symbols: value of V is 'abc', not a whole number of 1 or more",
+        ":symbols: binds d twice",
+        ":symbols: entry 'L' is not of the form name=value",
+    ]
+    with pytest.raises(OptionError, match="has no config with the usual hyperparameters"):
+        explain(SEED, symbols="config")
+
+
+def test_check_formula_exactly() -> None:
+    report = explain(SEED, symbols="C=16, F=32")
+    model = report.symbolic
+    assert model is not None
+    assert check_formula(parse_formula("28*C + 4099*F + 2", model.bindings), model, 131_618, "x") is None
+    tolerance = Decimal("0.01")
+    assert check_formula(parse_formula("~ 4100*F", model.bindings), model, 131_618, "x", tolerance) is None
+
+
+def test_symbols_need_explain_first() -> None:
+    with pytest.raises(OptionError, match="formula needs the model's symbols"):
+        explain(SEED).check(formula="1")
+
+
+def test_cli_symbols_and_formula() -> None:
+    proc = run(SEED, "--symbols", "C=16, k=3, F=32", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["formula"] == {"latex": r"3\,C\,k^{2} + C + 4099\,F + 2", "text": "3*C*k**2 + C + 4099*F + 2"}
+    assert data["symbols"] == {"C": 16, "k": 3, "F": 32}
+    assert data["rows"][0]["formula"] == r"3\,C\,k^{2} + C"
+    text = run(SEED, "--symbols", "C=16, k=3, F=32, Z=7")
+    assert "N = 3·C·k^2 + C + 4099·F + 2 = 131,618" in text.stdout
+    assert text.stderr == "warning: symbol Z=7 matches no number of the model\n"
+    wrong = run(SEED, "--symbols", "C=16, F=32", "--formula", "28*C + 4099*F")
+    assert wrong.returncode == 1
+    assert "the model has 2 more than the stated formula (2)" in wrong.stderr
+    assert run(SEED, "--formula", "1").returncode == 2
