@@ -196,6 +196,7 @@ def test_cli_symbols_and_formula() -> None:
     assert data["formula"] == {"latex": r"3\,C\,k^{2} + C + 4099\,F + 2", "text": "3*C*k**2 + C + 4099*F + 2"}
     assert data["symbols"] == {"C": 16, "k": 3, "F": 32}
     assert data["rows"][0]["formula"] == r"3\,C\,k^{2} + C"
+    assert data["rows"][0]["formula_text"] == "3*C*k**2 + C"
     text = run(SEED, "--symbols", "C=16, k=3, F=32, Z=7")
     assert "N = 3·C·k^2 + C + 4099·F + 2 = 131,618" in text.stdout
     assert text.stderr == "warning: symbol Z=7 matches no number of the model\n"

@@ -230,6 +230,11 @@ class Report:
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
 
+    def _row_json(self, r: Row) -> dict[str, Any]:
+        """A row's JSON; with symbols, its formula also as plain text sympy reads (``formula_text``)."""
+        form = self.symbolic.rows.get(r.name) if self.symbolic is not None else None
+        return row_json(r) | ({"formula_text": form.text} if form is not None and form.names else {})
+
     def to_json(self, rows: list[Row] | None = None) -> dict[str, Any]:
         """The command line's JSON: the design's keys first, then details."""
         return {
@@ -240,7 +245,7 @@ class Report:
             "frozen": self.frozen,
             "buffers": self.buffer_total,
             "method": self.method,
-            "rows": [row_json(r) for r in (self.rows if rows is None else rows)],
+            "rows": [self._row_json(r) for r in (self.rows if rows is None else rows)],
             "bytes": dict(self.bytes_by_dtype),
             "notices": list(self.notices),
             "not_counted": [

@@ -186,8 +186,7 @@ class Symbolic:
         return {
             "symbols": {b.name: b.value for b in self.bindings},
             "formula": {"latex": self.whole.latex, "text": self.whole.text},
-            "rows": {name: {"latex": f.latex, "text": f.text} for name, f in self.rows.items()},
-            "notes": list(self.notes),
+            "formula_notes": list(self.notes),
         }
 
 
