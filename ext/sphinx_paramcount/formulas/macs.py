@@ -159,11 +159,13 @@ def trilinear_flops(
     *args: Any,
     **kwargs: Any,
 ) -> int:
-    """FLOPs of ``aten._trilinear`` (``torch.bilinear``), for ``FlopCounterMode(custom_mapping=...)``.
+    r"""FLOPs of ``aten._trilinear`` (``torch.bilinear``), for ``FlopCounterMode(custom_mapping=...)``.
 
     The kernel multiplies the first two operands, summing the dimensions the
     third lacks, then the result with the third, summing the rest; each step is
-    one multiply-add per point of its operands' joint index space.
+    one multiply-add per point of its operands' joint index space.  For
+    ``torch.bilinear``'s call that is ``N \cdot d_{out} \cdot d_{in_2} \cdot (d_{in_1} + 1)``
+    MACs, the matrix products its CPU kernel runs (``bmm`` per output feature).
     """
     ndim = len(i1) + len(expand1)
     spaces = [_expanded(s, e, ndim) for s, e in ((i1, expand1), (i2, expand2), (i3, expand3))]
@@ -190,8 +192,9 @@ def rnn(m: Any, call: Call) -> Expr | None:
     ``W_{ih}`` (``G h \times d``) and the hidden state by ``W_{hh}``
     (``G h \times h``), G the gates (LSTM 4, GRU 3, RNN 1, as in the
     weight shapes the PyTorch docs give):
-    ``D \cdot T \cdot N \cdot G \cdot h \cdot ((d_{in} + h) + (L - 1) \cdot (D + 1) \cdot h)``,
-    the first layer reading ``d_{in}`` features, the others ``D \cdot h``.
+    ``D \cdot T \cdot N \cdot (G \cdot h \cdot (d_{in} + h) + (L - 1) \cdot G \cdot (D + 1) \cdot h^2)``,
+    the first layer reading ``d_{in}`` features, the others ``D \cdot h`` (the
+    directions' outputs side by side); D is shown only when 2.
     With ``proj_size`` (LSTM) the hidden state is ``h_r`` wide and each step
     adds ``h \cdot h_r`` for the projection.  ``None`` for a ``PackedSequence``
     (its steps have different batch sizes).
