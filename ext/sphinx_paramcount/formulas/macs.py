@@ -217,7 +217,7 @@ def rnn(m: Any, call: Call) -> Expr | None:
     if m.num_layers > 1:
         h_r = h * r if proj else Pow(h, 2)
         later = total([(G * (D + Const(1)) if D is not None else Const(2) * G) * h_r, *projection])
-        layer = layer + Sym("(L - 1)", f"Layers after the first ({m.num_layers} - 1)", m.num_layers - 1) * later
+        layer = layer + Sym("(L - 1)", f"Layers after the first (of {m.num_layers})", m.num_layers - 1) * later
     factors: list[Expr] = [D] if D is not None else []
     factors.append(Sym("T", "Sequence length (steps)", steps))
     if len(x) == 3:
