@@ -83,7 +83,7 @@ def test_conv_transpose_legend() -> None:
     assert row.derivation == r"2 \times 6 \times 2 \times 3 \times 3 \times 5 \times 4"
     assert row.legend[2] == (
         "\\frac{C_{out}}{g}",
-        "Output channels per input channel (output channels / groups, 4 / 2)",
+        "Output channels per group (4 / 2)",
         2,
     )
     assert [w for _, w, _ in row.legend[-2:]] == ["Input height", "Input width"]
@@ -174,7 +174,7 @@ def test_rnn_formula_matches_counter(
     r = proj if kind is nn.LSTM and proj else hidden
     directions = 2 if bidirectional else 1
     per_step = gates * hidden * (d_in + r) + (layers - 1) * gates * hidden * (directions * r + r)
-    if r != hidden:  # each layer's projection h -> h_r
+    if r != hidden:  # each layer's projection h -> p
         per_step += layers * hidden * r
     assert row.macs == directions * steps * max(batch, 1) * per_step == counter(model, shape)[0]
 
@@ -190,7 +190,7 @@ def test_rnn_legend() -> None:
         row.derivation
         == r"2 \times 5 \times 2 \times (4 \times 6 \times (4 + 6) + 2 \times 4 \times (2 + 1) \times 6^2)"
     )
-    assert ("G", "Gates (4 for LSTM)", 4) in row.legend
+    assert ("G", "Gates (weight blocks) per layer: 1 RNN, 3 GRU, 4 LSTM", 4) in row.legend
     assert row.macs == 22_080
 
 

@@ -68,7 +68,16 @@ def conv(m: Any, call: Call) -> Expr:
     batch = math.prod(out[: len(out) - dims - 1])
     terms: list[Expr] = [Sym("N", "Batch size", batch)] if len(out) > dims + 1 else []
     terms.append(Sym("C_{out}", "Number of filters (output channels)", m.out_channels))
-    terms.append(_grouped("C_{in}", "Channels per filter (input channels", m.in_channels, m.groups))
+    if m.groups == 1:
+        terms.append(Sym("C_{in}", "Channels per filter (input channels)", m.in_channels))
+    else:
+        terms.append(
+            Sym(
+                r"\frac{C_{in}}{g}",
+                f"Channels per filter (input channels / groups, {m.in_channels} / {m.groups})",
+                m.in_channels // m.groups,
+            )
+        )
     terms += _kernel(kernel)
     terms += [Sym(s, w, d) for (s, w), d in zip(_spatial(dims, "out"), out[len(out) - dims :])]
     return _product(terms)
@@ -92,17 +101,20 @@ def conv_transpose(m: Any, call: Call) -> Expr | None:
         return None
     terms: list[Expr] = [Sym("N", "Batch size", x[0])] if len(x) == dims + 2 else []
     terms.append(Sym("C_{in}", "Input channels", m.in_channels))
-    terms.append(_grouped("C_{out}", "Output channels per input channel (output channels", m.out_channels, m.groups))
+    # The symbols of the parameter table's ConvTranspose row: its weight is (C_in, C_out / g, *k).
+    if m.groups == 1:
+        terms.append(Sym("C_{out}", "Output channels", m.out_channels))
+    else:
+        terms.append(
+            Sym(
+                r"\frac{C_{out}}{g}",
+                f"Output channels per group ({m.out_channels} / {m.groups})",
+                m.out_channels // m.groups,
+            )
+        )
     terms += _kernel(kernel)
     terms += [Sym(s, w, d) for (s, w), d in zip(_spatial(dims, "in"), x[len(x) - dims :])]
     return _product(terms)
-
-
-def _grouped(latex: str, words: str, channels: int, groups: int) -> Sym:
-    """``C`` or, with groups, ``C/g``; ``words`` is completed with the division it stands for."""
-    if groups == 1:
-        return Sym(latex, f"{words})", channels)
-    return Sym(rf"\frac{{{latex}}}{{g}}", f"{words} / groups, {channels} / {groups})", channels // groups)
 
 
 def _kernel(kernel: tuple[int, ...]) -> list[Expr]:
@@ -182,9 +194,6 @@ def _expanded(shape: Shape, expand: list[int], ndim: int) -> list[int]:
     return [1 if d in expand else next(sizes) for d in range(ndim)]
 
 
-_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
-
-
 def rnn(m: Any, call: Call) -> Expr | None:
     r"""``nn.RNN``, ``nn.LSTM``, ``nn.GRU``: the gate products of every step, layer and direction.
 
@@ -195,29 +204,28 @@ def rnn(m: Any, call: Call) -> Expr | None:
     ``D \cdot T \cdot N \cdot (G \cdot h \cdot (d_{in} + h) + (L - 1) \cdot G \cdot (D + 1) \cdot h^2)``,
     the first layer reading ``d_{in}`` features, the others ``D \cdot h`` (the
     directions' outputs side by side); D is shown only when 2.
-    With ``proj_size`` (LSTM) the hidden state is ``h_r`` wide and each step
-    adds ``h \cdot h_r`` for the projection.  ``None`` for a ``PackedSequence``
+    With ``proj_size`` p (LSTM) the hidden state is p wide and each step
+    adds ``p \cdot h`` for the projection.  ``None`` for a ``PackedSequence``
     (its steps have different batch sizes).
     """
     x = call.inputs[0] if call.inputs else ()
-    if len(x) not in (2, 3) or m.mode not in _GATES:
+    if len(x) not in (2, 3):
         return None
     if len(x) == 3:
         batch, steps = (x[0], x[1]) if m.batch_first else (x[1], x[0])
     else:
         batch, steps = 1, x[0]
-    gates, hidden, proj = _GATES[m.mode], m.hidden_size, getattr(m, "proj_size", 0)
-    G = Sym("G", f"Gates ({gates} for {type(m).__name__})", gates)
-    h = Sym("h", "Hidden size", hidden)
-    r = Sym("h_r", "Projection size (proj_size)", proj) if proj else h
+    # The symbols of the parameter table's row for the same layer.
+    G, h, d_in = _gates(m, m.weight_ih_l0), Sym("h", "Hidden size", m.hidden_size), _input_size(m)
+    proj = getattr(m, "proj_size", 0) or 0
+    r = Sym("p", "Projection size (proj_size)", proj) if proj else h  # what the recurrence and the next layer see
     D = Sym("D", "Directions (2: bidirectional)", 2) if m.bidirectional else None
-    d_in = Sym("d_{in}", "Input features", m.input_size)
-    projection: list[Expr] = [h * r] if proj else []
+    projection: list[Expr] = [r * h] if proj else []
     layer = total([G * h * (d_in + r), *projection])
     if m.num_layers > 1:
-        h_r = h * r if proj else Pow(h, 2)
-        later = total([(G * (D + Const(1)) if D is not None else Const(2) * G) * h_r, *projection])
-        layer = layer + Sym("(L - 1)", f"Layers after the first (of {m.num_layers})", m.num_layers - 1) * later
+        hr = h * r if proj else Pow(h, 2)
+        later = total([(G * (D + Const(1)) if D is not None else Const(2) * G) * hr, *projection])
+        layer = layer + Sym("(L - 1)", "Layers after the first", m.num_layers - 1) * later
     factors: list[Expr] = [D] if D is not None else []
     factors.append(Sym("T", "Sequence length (steps)", steps))
     if len(x) == 3:
@@ -230,11 +238,18 @@ def rnn_cell(m: Any, call: Call) -> Expr | None:
     x = call.inputs[0] if call.inputs else ()
     if len(x) not in (1, 2):
         return None
-    gates = m.weight_ih.shape[0] // m.hidden_size  # W_ih is (G h, d_in)
-    G = Sym("G", f"Gates ({gates} for {type(m).__name__})", gates)
     h = Sym("h", "Hidden size", m.hidden_size)
     factors: list[Expr] = [Sym("N", "Batch size", x[0])] if len(x) == 2 else []
-    return _product([*factors, G, h, Sym("d_{in}", "Input features", m.input_size) + h])
+    return _product([*factors, _gates(m, m.weight_ih), h, _input_size(m) + h])
+
+
+def _gates(m: Any, w_ih: Any) -> Sym:
+    """G from the input weight, ``(G h, d_in)``: 1 for an RNN, 3 for a GRU, 4 for an LSTM."""
+    return Sym("G", "Gates (weight blocks) per layer: 1 RNN, 3 GRU, 4 LSTM", w_ih.shape[0] // m.hidden_size)
+
+
+def _input_size(m: Any) -> Sym:
+    return Sym("d_{in}", "Input size", m.input_size)
 
 
 def mkldnn_rnn_layer_flops(x: Shape, w_ih: Shape, w_hh: Shape, *args: Any, **kwargs: Any) -> int:
