@@ -149,12 +149,12 @@ def bilinear(m: Any, call: Call) -> Expr:
     """
     d_out = m.out_features
     positions = math.prod(call.output) // d_out if d_out else 0
-    d1 = Sym("d_{in_1}", "First input's features (in1_features)", m.in1_features)
+    d1 = Sym("d_{in_1}", "First input features", m.in1_features)
     return _product(
         [
             Sym("N", "Positions the layer is applied to (output elements / d_out)", positions),
             Sym("d_{out}", "Output features", d_out),
-            Sym("d_{in_2}", "Second input's features (in2_features)", m.in2_features),
+            Sym("d_{in_2}", "Second input features", m.in2_features),
             d1 + Const(1),
         ]
     )
