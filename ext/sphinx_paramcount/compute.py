@@ -25,7 +25,7 @@ from typing import Any
 
 from .build import build_model
 from .formulas.expr import Const, Expr, latex_int, legend, total
-from .formulas.macs import Call, Shape, attention, formula_for
+from .formulas.macs import Call, Shape, attention, formula_for, mkldnn_rnn_layer_flops, trilinear_flops
 from .report import ModuleInfo
 from .shapes import output_dims, parse_input_dtype, parse_input_shape, run_forward
 from .sources import model_sources
@@ -260,8 +260,13 @@ class _Seen:
         from torch.utils.flop_counter import FlopCounterMode
 
         aten = torch.ops.aten
-        # The CPU's fused attention kernel: the counter has no formula for it (it would read 0).
-        mapping = {aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops}
+        # Kernels the counter has no formula for (they would read 0): the CPU's fused attention,
+        # torch.bilinear's, and the CPU's fused LSTM layer.
+        mapping = {
+            aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
+            aten._trilinear: trilinear_flops,
+            aten.mkldnn_rnn_layer: mkldnn_rnn_layer_flops,
+        }
         handles = []
         for name, module in self.named:
             handles.append(module.register_forward_pre_hook(self._pre(name), with_kwargs=True))
