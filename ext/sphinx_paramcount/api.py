@@ -30,13 +30,15 @@ def count_target(
     device: str = "meta",
     registry: FormulaRegistry | None = None,
     input_shape: tuple[int, ...] | None = None,
+    input_dtype: str = "float32",
 ) -> Report:
     """Build the model ``target`` names and count it: every row, no view; ``ParamcountError`` on failure.
 
-    With ``input_shape``, one forward pass materialises lazy modules and adds
-    each row's output shape.
+    With ``input_shape``, one forward pass on zeros of ``input_dtype``
+    (``int64`` for token ids) materialises lazy modules and adds each row's
+    output shape.
     """
-    return _count(build_model(target, device), " ".join(target.split()), registry, input_shape)
+    return _count(build_model(target, device), " ".join(target.split()), registry, input_shape, input_dtype)
 
 
 def explain(
@@ -84,7 +86,13 @@ def explain(
     return replace(report, shown=view(report, depth, collapse=not expand_repeats))
 
 
-def _count(built: Built, target: str, registry: FormulaRegistry | None, input_shape: tuple[int, ...] | None) -> Report:
+def _count(
+    built: Built,
+    target: str,
+    registry: FormulaRegistry | None,
+    input_shape: tuple[int, ...] | None,
+    input_dtype: str = "float32",
+) -> Report:
     module, shapes = built.module, None
     if input_shape is not None:
         if built.method == "instance":
@@ -98,7 +106,7 @@ def _count(built: Built, target: str, registry: FormulaRegistry | None, input_sh
                     f"{type(exc).__name__}: {brief(exc)}",
                     hint="name its class or a factory instead, so the forward pass runs on a model of its own",
                 ) from exc
-        shapes = run_forward(module, input_shape)
+        shapes = run_forward(module, input_shape, input_dtype)
     report = count_model(module, target, registry, output_shapes=shapes)
     report.method = built.method
     report.notices = built.notices + report.notices

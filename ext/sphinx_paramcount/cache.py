@@ -19,26 +19,53 @@ import sys
 from types import ModuleType
 
 from .api import count_target
+from .compute import ComputeReport, compute_target
 from .formulas.registry import REGISTRY, default_registry
 from .report import Report
 from .sources import Fingerprint, fingerprint, reload_order
 
-_entries: dict[tuple[str, str, tuple[int, ...] | None, int], Report] = {}
+# (what, target, device, input shape, input dtype, formula registry version) -> report.
+_entries: dict[tuple[str, str, str, tuple[int, ...] | None, str, int], Report | ComputeReport] = {}
 # Every file a cached count depended on, as it was when its module was counted.
 # Kept across ``clear()``: the modules stay loaded, and so may still be stale.
 _seen: dict[str, Fingerprint] = {}
 stats = {"builds": 0, "hits": 0, "reloads": 0}
 
 
-def cached_explain(target: str, device: str = "meta", input_shape: tuple[int, ...] | None = None) -> Report:
+def cached_explain(
+    target: str, device: str = "meta", input_shape: tuple[int, ...] | None = None, input_dtype: str = "float32"
+) -> Report:
+    """The parameter report of ``target`` (``api.count_target``), built once per process."""
+    report = _cached("params", target, device, input_shape, input_dtype)
+    assert isinstance(report, Report)
+    return report
+
+
+def cached_compute(
+    target: str, device: str, input_shape: tuple[int, ...], input_dtype: str = "float32"
+) -> ComputeReport:
+    """The compute report of ``target`` on ``input_shape`` (``compute.compute_target``), built once per process."""
+    report = _cached("compute", target, device, input_shape, input_dtype)
+    assert isinstance(report, ComputeReport)
+    return report
+
+
+def _cached(
+    what: str, target: str, device: str, input_shape: tuple[int, ...] | None, input_dtype: str
+) -> Report | ComputeReport:
     _reload_edited()
     default_registry()  # load the built-ins first: loading them bumps the version the key holds
-    key = (" ".join(target.split()), device, input_shape, REGISTRY.version)
+    target = " ".join(target.split())
+    key = (what, target, device, input_shape, input_dtype, REGISTRY.version)
     report = _entries.get(key)
     if report is not None:
         stats["hits"] += 1
         return report
-    report = count_target(target, device, input_shape=input_shape)
+    if what == "compute":
+        assert input_shape is not None
+        report = compute_target(target, input_shape, input_dtype, device)
+    else:
+        report = count_target(target, device, input_shape=input_shape, input_dtype=input_dtype)
     stats["builds"] += 1
     _entries[key] = report
     for path in report.sources:

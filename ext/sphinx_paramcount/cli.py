@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from . import __version__
-from .compute import parse_input_dtype
 from .errors import ImportTargetError, OptionError, ParamcountError, TargetError
 from .options import DEVICES, parse_depth, parse_root
 from .report import Report, Row
+from .shapes import parse_input_dtype
 
 T = TypeVar("T")
 

@@ -20,17 +20,15 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .build import build_model
-from .errors import OptionError
 from .formulas.expr import Const, Expr, latex_int, legend, total
 from .formulas.macs import Call, Shape, attention, formula_for
-from .shapes import output_dims, parse_input_shape, run_forward
-
-#: What ``--input-dtype`` accepts: the input tensor's dtype (``int64`` for token ids).
-INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
+from .report import ModuleInfo
+from .shapes import output_dims, parse_input_dtype, parse_input_shape, run_forward
+from .sources import model_sources
 
 #: The convention every output states next to the totals.
 CONVENTION = (
@@ -55,6 +53,10 @@ class ComputeRow:
     note: str = ""  # why the measured number is shown
     output_shape: str = ""
     calls: int = 1  # forward calls the row adds up
+    repeat: int = 1  # > 1 for a row that stands for identical sibling blocks
+    # Part of a repeated block shown once for explanation: counted by the repeat row above it.
+    detail: bool = False
+    class_path: str = ""  # ``module:qualname`` of the layer's class, as ``Row.class_path``
 
     @property
     def flops(self) -> int:
@@ -72,10 +74,24 @@ class ComputeReport:
     rows: list[ComputeRow]
     method: str = "meta"
     notices: list[str] = field(default_factory=list)
+    # Every module of the tree (name, type, label), for merging rows by depth and finding repeats.
+    modules: list[ModuleInfo] = field(default_factory=list)
+    # User-code files the count depends on (as ``Report.sources``): editing one re-reads the page.
+    sources: list[str] = field(default_factory=list)
+    # The sub-module the rows start at (``:root:``), "" for the whole model.
+    root: str = ""
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    @property
+    def subject(self) -> str:
+        """``resnet50() at input (1, 3, 224, 224)``: what the MACs are of, as messages name it."""
+        where = f", sub-module {self.root}" if self.root else ""
+        dtype = "" if self.input_dtype == "float32" else f" {self.input_dtype}"
+        shape = "(" + ", ".join(str(d) for d in self.input_shape) + ")"
+        return f"{self.target}{where} at input {shape}{dtype}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +102,7 @@ class ComputeReport:
             "flops": self.flops,
             "convention": CONVENTION,
             "method": self.method,
+            **({"root": self.root} if self.root else {}),
             "rows": [
                 {
                     "name": r.name,
@@ -98,23 +115,14 @@ class ComputeReport:
                     "note": r.note,
                     "legend": [{"symbol": s, "meaning": w, "value": v} for s, w, v in r.legend],
                     "calls": r.calls,
+                    **({"repeat": r.repeat} if r.repeat > 1 else {}),
+                    **({"detail": True} if r.detail else {}),
                     **({"output_shape": r.output_shape} if r.output_shape else {}),
                 }
                 for r in self.rows
             ],
             "notices": list(self.notices),
         }
-
-
-def parse_input_dtype(text: str) -> str:
-    """``int64`` (or ``torch.int64``) -> ``"int64"``; ``OptionError`` for anything else."""
-    name = text.strip().removeprefix("torch.") if isinstance(text, str) else ""
-    if name not in INPUT_DTYPES:
-        raise OptionError(
-            f"input dtype {text!r} is not one of {', '.join(INPUT_DTYPES)}",
-            hint="float32 for images and features, int64 for token ids",
-        )
-    return name
 
 
 def compute_target(
@@ -124,9 +132,11 @@ def compute_target(
     shape = parse_input_shape(input_shape) if isinstance(input_shape, str) else tuple(input_shape)
     dtype = parse_input_dtype(input_dtype)
     built = build_model(target, device)
-    report = compute_model(built.module, " ".join(target.split()), shape, dtype)
+    name = " ".join(target.split())
+    report = compute_model(built.module, name, shape, dtype)
     report.method = built.method
     report.notices[:0] = built.notices
+    report.sources = model_sources(built.module, name)
     return report
 
 
@@ -142,7 +152,16 @@ def compute_model(model: Any, target: str, input_shape: tuple[int, ...], input_d
     seen = _Seen(named)
     with seen.watching():
         shapes = run_forward(model, input_shape, input_dtype)
-    rows = [_row(name, module, seen, shapes.get(name, "")) for name, module in named if seen.own.get(name)]
+    from .count import class_path, layer_label  # the parameter table's labels: both tables name a layer alike
+    from .formulas.registry import default_registry
+
+    registry = default_registry()
+    labels = {name: layer_label(module, registry.lookup(type(module))) for name, module in named}
+    rows = [
+        replace(_row(name, module, labels[name], seen, shapes.get(name, "")), class_path=class_path(type(module)))
+        for name, module in named
+        if seen.own.get(name)
+    ]
     outside = seen.total - sum(seen.own.values())
     if outside:  # ops of a hook or of code around the root's forward: counted, no module's
         rows.append(_measured("(outside any module)", "", "", 0, outside // 2, "computed outside every module"))
@@ -153,6 +172,9 @@ def compute_model(model: Any, target: str, input_shape: tuple[int, ...], input_d
         macs=seen.total // 2,
         rows=rows,
         method="instance",
+        modules=[
+            ModuleInfo(name, type(module).__name__, labels[name], class_path(type(module))) for name, module in named
+        ],
     )
 
 
@@ -290,14 +312,10 @@ class _AttentionCalls:
 # -- rows ---------------------------------------------------------------------------------------------
 
 
-def _row(name: str, module: Any, seen: _Seen, output_shape: str) -> ComputeRow:
-    from .count import layer_label  # the parameter table's label, so both tables name a layer alike
-    from .formulas.registry import default_registry
-
+def _row(name: str, module: Any, label: str, seen: _Seen, output_shape: str) -> ComputeRow:
     macs = seen.own[name] // 2
     calls = seen.calls.get(name, [])
     depth = name.count(".") + 1 if name else 0
-    label = layer_label(module, default_registry().lookup(type(module)))
     kind = type(module).__name__
     formula = formula_for(module)
     family = formula.__name__ if formula is not None else "attention"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .build import DEVICES
 from .errors import OptionError
-from .shapes import parse_input_shape
+from .shapes import parse_input_dtype, parse_input_shape
 from .stated import Claim, ClaimKey, parse_stated, read_expect
 
 FORMATS = ("table", "derivation", "total")
@@ -25,10 +25,13 @@ FORMATS = ("table", "derivation", "total")
 VALUE_OPTIONS = (
     "total",
     "trainable",
+    "macs",
+    "flops",
     "expect",
     "depth",
     "root",
     "input-shape",
+    "input-dtype",
     "device",
     "format",
     "caption",
@@ -37,6 +40,18 @@ VALUE_OPTIONS = (
 )
 FLAG_OPTIONS = ("expand-repeats",)
 OPTIONS = (*VALUE_OPTIONS, *FLAG_OPTIONS)
+# Each directive's options: the stated numbers differ (parameters, or MACs and FLOPs).
+DIRECTIVE_OPTIONS = {
+    "paramcount": tuple(o for o in OPTIONS if o not in ("macs", "flops")),
+    "flopcount": tuple(o for o in OPTIONS if o not in ("total", "trainable")),
+}
+# The option of the other directive that an author probably meant.
+_OTHER_DIRECTIVE = {
+    "macs": "the paramcount directive counts parameters: state MACs in a flopcount directive",
+    "flops": "the paramcount directive counts parameters: state FLOPs in a flopcount directive",
+    "total": "a flopcount directive states :macs: or :flops:",
+    "trainable": "a flopcount directive states :macs: or :flops:",
+}
 
 
 def parse_depth(text: str) -> int:
@@ -79,6 +94,7 @@ class Options:
     depth: int | None = None
     root: str = ""
     input_shape: tuple[int, ...] | None = None
+    input_dtype: str = "float32"  # of the input the forward pass gets: "int64" for token ids
     device: str = "meta"
     format: str = "table"
     expand_repeats: bool = False
@@ -93,28 +109,32 @@ class ParsedOptions:
     errors: list[OptionError] = field(default_factory=list)
 
 
-def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "meta") -> ParsedOptions:
+def parse_options(
+    items: Iterable[tuple[str, str | None]], *, device: str = "meta", directive: str = "paramcount"
+) -> ParsedOptions:
     """Read ``(name, raw value)`` pairs in source order into ``Options``.
 
-    ``device`` is the default (``paramcount_device``).  Unknown, repeated and
-    malformed options are errors; the rest are used.  A stated number given
-    twice is checked twice (each is a claim the author made); any other
-    repeated option keeps its first value.
+    ``device`` is the default (``paramcount_device``); ``directive`` is
+    ``paramcount`` or ``flopcount``, whose options differ in the numbers they
+    state (``:total:``, or ``:macs:`` and ``:flops:``) and in ``flopcount``
+    needing ``:input-shape:``.  Unknown, repeated and malformed options are
+    errors; the rest are used.  A stated number given twice is checked twice
+    (each is a claim the author made); any other repeated option keeps its
+    first value.
     """
+    allowed = DIRECTIVE_OPTIONS[directive]
     errors: list[OptionError] = []
     seen: set[str] = set()
     values: dict[str, object] = {"device": device}
     claims: list[Claim] = []
     for name, raw in items:
         text = raw or ""
-        if name not in OPTIONS:
-            close = difflib.get_close_matches(name, OPTIONS, n=1)
-            errors.append(
-                OptionError(
-                    f"unknown option :{name}:",
-                    hint=f"did you mean :{close[0]}:?" if close else f"the options are {', '.join(OPTIONS)}",
-                )
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = _OTHER_DIRECTIVE.get(name) or (
+                f"did you mean :{close[0]}:?" if close else f"the options are {', '.join(allowed)}"
             )
+            errors.append(OptionError(f"unknown option :{name}:", hint=hint))
             continue
         repeated = name in seen
         seen.add(name)
@@ -147,14 +167,23 @@ def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "met
             values[name] = _VALUE_PARSERS[name](text)
         except OptionError as exc:
             # The input-shape parser names its option itself (the CLI uses it too).
-            prefix = "" if name == "input-shape" else f":{name}: "
+            prefix = "" if name in ("input-shape", "input-dtype") else f":{name}: "
             errors.append(OptionError(prefix + exc.message, hint=exc.hint))
+    if directive == "flopcount" and "input-shape" not in seen:
+        errors.append(
+            OptionError(
+                "flopcount needs :input-shape:, the input the forward pass is counted on",
+                hint="e.g. ':input-shape: 1, 3, 224, 224', or ':input-shape: 1, 1024' with ':input-dtype: int64' "
+                "for token ids",
+            )
+        )
     return ParsedOptions(
         Options(
             claims=tuple(claims),
             depth=values.get("depth"),  # type: ignore[arg-type]
             root=values.get("root", ""),  # type: ignore[arg-type]
             input_shape=values.get("input-shape"),  # type: ignore[arg-type]
+            input_dtype=values.get("input-dtype", "float32"),  # type: ignore[arg-type]
             device=values["device"],  # type: ignore[arg-type]
             format=values.get("format", "table"),  # type: ignore[arg-type]
             expand_repeats=bool(values.get("expand-repeats")),
@@ -166,7 +195,7 @@ def parse_options(items: Iterable[tuple[str, str | None]], *, device: str = "met
     )
 
 
-_CLAIMS = ("total", "trainable", "expect")
+_CLAIMS = ("total", "trainable", "macs", "flops", "expect")
 
 
 def _text(text: str) -> str:
@@ -187,6 +216,7 @@ _VALUE_PARSERS = {
     "depth": parse_depth,
     "root": parse_root,
     "input-shape": parse_input_shape,
+    "input-dtype": parse_input_dtype,
     "device": parse_device,
     "format": parse_format,
     "caption": _text,

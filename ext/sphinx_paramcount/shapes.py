@@ -12,6 +12,9 @@ from typing import Any
 from .errors import InstantiateError, OptionError, ParamcountError, brief
 from .guards import downloads_refused, torch_state_kept
 
+#: What ``:input-dtype:`` and ``--input-dtype`` accept: the input tensor's dtype (``int64`` for token ids).
+INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
 _SHAPE = re.compile(r"^\s*\(?\s*\d+(\s*,\s*\d+)*\s*,?\s*\)?\s*$", re.ASCII)
 
 
@@ -26,6 +29,17 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     if any(d == 0 for d in dims):
         raise OptionError(f"input shape {text!r} has a zero dimension", hint="every dimension must be 1 or more")
     return dims
+
+
+def parse_input_dtype(text: str) -> str:
+    """``int64`` (or ``torch.int64``) -> ``"int64"``; ``OptionError`` for anything else."""
+    name = text.strip().removeprefix("torch.") if isinstance(text, str) else ""
+    if name not in INPUT_DTYPES:
+        raise OptionError(
+            f"input dtype {text!r} is not one of {', '.join(INPUT_DTYPES)}",
+            hint="float32 for images and features, int64 for token ids",
+        )
+    return name
 
 
 def output_dims(output: Any) -> tuple[int, ...] | None:
@@ -94,9 +108,16 @@ def run_forward(model: Any, shape: tuple[int, ...], dtype: str = "float32") -> d
             layer = f" in layer {running[-1]!r} ({type(dict(named)[running[-1]]).__name__})"
         else:
             layer = f" in {type(model).__name__}.forward itself"
+        hint = "check :input-shape: against what the model expects (batch first)"
+        if (
+            running
+            and isinstance(dict(named).get(running[-1]), torch.nn.Embedding)
+            and dtype.startswith(("float", "bf"))
+        ):
+            hint = "the model takes token ids: add ':input-dtype: int64' (--input-dtype int64, input_dtype='int64')"
         raise InstantiateError(
             f"the forward pass with input shape {shape} failed{layer}: {type(exc).__name__}: {brief(exc, 300)}",
-            hint="check :input-shape: against what the model expects (batch first)",
+            hint=hint,
         ) from exc
     finally:
         for h in handles:

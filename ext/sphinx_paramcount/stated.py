@@ -179,7 +179,7 @@ def describe_difference(stated: StatedCount, actual: int) -> str:
 class ClaimKey:
     """What a stated number is about: the total, the trainable count, or one row."""
 
-    what: str  # "total", "trainable" or "row"
+    what: str  # "total", "trainable", "macs", "flops" or "row"
     row: str = ""  # the row's name as the table prints it, for "row"
 
     def __str__(self) -> str:
@@ -200,9 +200,13 @@ class Mismatch:
     stated: StatedCount
     actual: int
     target: str
+    # The whole message where the general one does not fit (compute: MACs, FLOPs, the 2x slip).
+    text: str = ""
 
     @property
     def message(self) -> str:
+        if self.text:
+            return self.text
         real = f"{self.actual:,}"
         if not self.stated.exact:
             real += f" ({self.stated.at_precision(self.actual)} at the stated precision)"

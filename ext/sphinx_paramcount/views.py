@@ -7,7 +7,7 @@ the rows it replaces, and its derivation shows that sum.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from .count import grouped_terms
@@ -39,20 +39,14 @@ def _group_row(key: str, depth: int, members: list[Row], info: dict[str, ModuleI
     """One row for a sub-tree: its structure (children, equal ones grouped) as formula and derivation."""
     module = info.get(key)
     parts = _children(key, members, info)
-    terms: list[Expr] = []
-    for group in _equal_runs(parts):
-        first, kind, n = group[0]
-        names = first if len(group) == 1 else f"each of {first} ... {group[-1][0]}"
-        sym = Sym(rf"n_{{\mathrm{{{latex_text(_short(key, first))}}}}}", f"Parameters of {names} ({kind})", n)
-        terms.append(sym if len(group) == 1 else Const(len(group)) * sym)
-    expr = total(terms)
-    structure = _structure(parts)
+    expr = parts_sum(key, parts, "n", "Parameters")
+    shape = structure(parts)
     label = module.label if module else ""
     rows = f"{len(members)} row{'' if len(members) == 1 else 's'}"
     return Row(
         name=key,
         type=module.type if module else "",
-        label=f"{label}: {structure}" if label and structure else label or structure,
+        label=f"{label}: {shape}" if label and shape else label or shape,
         class_path=module.class_path if module else "",
         depth=depth,
         params=sum(r.params for r in members),
@@ -61,9 +55,23 @@ def _group_row(key: str, depth: int, members: list[Row], info: dict[str, ModuleI
         derivation=expr.substituted(),
         legend=tuple(legend(expr)),
         family="group",
-        note="" if structure else f"{rows} of its sub-modules merged here",
+        note="" if shape else f"{rows} of its sub-modules merged here",
         tensors=tuple(t for r in members for t in r.tensors),
     )
+
+
+def parts_sum(key: str, parts: list[tuple[str, str, int]], symbol: str, what: str) -> Expr:
+    """``n_0 + 2 n_1``: a merged row's parts (name, kind, count) as a sum, equal neighbours grouped.
+
+    ``symbol`` is ``n`` for parameters, ``m`` for MACs; ``what`` names the measure in the legend.
+    """
+    terms: list[Expr] = []
+    for group in equal_runs(parts):
+        first, kind, n = group[0]
+        names = first if len(group) == 1 else f"each of {first} ... {group[-1][0]}"
+        sym = Sym(rf"{symbol}_{{\mathrm{{{latex_text(short_name(key, first))}}}}}", f"{what} of {names} ({kind})", n)
+        terms.append(sym if len(group) == 1 else Const(len(group)) * sym)
+    return total(terms)
 
 
 def _children(key: str, members: list[Row], info: dict[str, ModuleInfo]) -> list[tuple[str, str, int]]:
@@ -80,7 +88,7 @@ def _children(key: str, members: list[Row], info: dict[str, ModuleInfo]) -> list
     return out
 
 
-def _equal_runs(parts: list[tuple[str, str, int]]) -> list[list[tuple[str, str, int]]]:
+def equal_runs(parts: list[tuple[str, str, int]]) -> list[list[tuple[str, str, int]]]:
     """Consecutive parts of one type and one count, as runs (``Bottleneck + 5 x Bottleneck``)."""
     runs: list[list[tuple[str, str, int]]] = []
     for part in parts:
@@ -91,13 +99,13 @@ def _equal_runs(parts: list[tuple[str, str, int]]) -> list[list[tuple[str, str, 
     return runs
 
 
-def _short(key: str, child: str) -> str:
+def short_name(key: str, child: str) -> str:
     return child[len(key) + 1 :] if key and child.startswith(key + ".") else child or "own"
 
 
-def _structure(parts: list[tuple[str, str, int]], most: int = 4) -> str:
+def structure(parts: list[tuple[str, str, int]], most: int = 4) -> str:
     """``Bottleneck + 5 × Bottleneck``: what a merged row is made of, in words."""
-    runs = _equal_runs(parts)
+    runs = equal_runs(parts)
     words = [f"{len(r)} × {r[0][1]}" if len(r) > 1 else r[0][1] for r in runs]
     return " + ".join(words[:most]) + (f" + {len(words) - most} more" if len(words) > most else "")
 
@@ -110,10 +118,7 @@ def collapse_repeats(report: Report, rows: list[Row]) -> list[Row]:
     first block's rows follow, marked ``detail`` (shown, not added again).
     """
     by_name = {r.name: r for r in rows}
-    children: dict[str, list[str]] = {}
-    for m in report.modules:
-        if m.name:
-            children.setdefault(m.name.rpartition(".")[0], []).append(m.name)
+    children = children_of(report.modules)
     types = {m.name: m for m in report.modules}
     signatures: dict[str, tuple] = {}
     totals: dict[str, int] = {}
@@ -141,24 +146,14 @@ def collapse_repeats(report: Report, rows: list[Row]) -> list[Row]:
         own = by_name.get(name)
         if own is not None:
             out.append(replace(own, detail=detail) if detail else own)
-        kids = children.get(name, [])
-        i = 0
-        while i < len(kids):
-            j = i + 1
-            while j < len(kids) and signature(kids[j]) == signature(kids[i]):
-                j += 1
-            run = kids[i:j]
-            # Only numbered siblings (ModuleList, Sequential) are "the same block
-            # repeated"; q/k/v that happen to match are different things.
-            numbered = all(k.rpartition(".")[2].isdigit() for k in run)
-            if len(run) > 1 and numbered and _held(rows, run[0]) > 0:
+        for run in numbered_runs(children.get(name, []), signature):
+            if len(run) > 1 and _held(rows, run[0]) > 0:
                 counts = [totals[k] for k in run]
                 out.append(_repeat_row(run, types[run[0]], _held(rows, run[0]), counts, trainables, detail))
                 emit(run[0], True)
             else:
                 for kid in run:
                     emit(kid, detail)
-            i = j
 
     emit("", False)
     return out
@@ -177,10 +172,8 @@ def _repeat_row(
     run: list[str], info: ModuleInfo, held: int, counts: list[int], trainables: dict[str, int], detail: bool
 ) -> Row:
     """``k x n_block``; where later blocks reuse a module of an earlier one, what each adds."""
-    first, last = run[0], run[-1]
-    head, _, a = first.rpartition(".")
-    b = last.rpartition(".")[2]
-    name = f"{head}.{a}–{b}" if head else f"{a}–{b}"
+    first = run[0]
+    name = range_name(run)
     n = Sym(r"n_{\mathrm{block}}", f"Parameters one block holds ({first})", held)
     terms: list[Expr] = []
     for i, (k, value) in enumerate(grouped_terms(counts)):
@@ -212,6 +205,41 @@ def _repeat_row(
         repeat=len(run),
         detail=detail,
     )
+
+
+def range_name(run: list[str]) -> str:
+    """``layers.0–31``: the name of a run of numbered sibling blocks (an en dash; ``claim_counts`` takes a hyphen too)."""
+    head, _, a = run[0].rpartition(".")
+    b = run[-1].rpartition(".")[2]
+    return f"{head}.{a}–{b}" if head else f"{a}–{b}"
+
+
+def numbered_runs(kids: list[str], signature: Callable[[str], object]) -> list[list[str]]:
+    """Siblings split into runs of equal ``signature``; a run of more than one is numbered blocks only.
+
+    Only numbered siblings (ModuleList, Sequential) are "the same block
+    repeated"; q/k/v that happen to match are different things.
+    """
+    runs: list[list[str]] = []
+    for kid in kids:
+        if runs and signature(kid) == signature(runs[-1][0]):
+            runs[-1].append(kid)
+        else:
+            runs.append([kid])
+    out: list[list[str]] = []
+    for run in runs:
+        numbered = all(k.rpartition(".")[2].isdigit() for k in run)
+        out += [run] if numbered else [[k] for k in run]
+    return out
+
+
+def children_of(modules: Iterable[ModuleInfo]) -> dict[str, list[str]]:
+    """Each module's direct children's names, in order."""
+    out: dict[str, list[str]] = {}
+    for m in modules:
+        if m.name:
+            out.setdefault(m.name.rpartition(".")[0], []).append(m.name)
+    return out
 
 
 def at_root(report: Report, root: str) -> Report:
@@ -299,15 +327,20 @@ def claim_counts(report: Report, rows: list[Row]) -> dict[ClaimKey, int]:
     root module's row, and a repeat row ``layers.0–79`` (en dash) also as
     ``layers.0-79``, the hyphen authors can type.
     """
-    names = {r.name: r.params for r in report.rows} | {r.name: r.params for r in rows}
-    names |= {name.replace("–", "-"): n for name, n in names.items() if "–" in name}
-    if "" in names:
-        names["(root)"] = names.pop("")
     return {
         ClaimKey("total"): report.total,
         ClaimKey("trainable"): report.trainable,
-        **{ClaimKey("row", name): n for name, n in names.items()},
+        **row_keys([(r.name, r.params) for r in [*report.rows, *rows]]),
     }
+
+
+def row_keys(rows: Iterable[tuple[str, int]]) -> dict[ClaimKey, int]:
+    """The key of each row name a claim may use: as printed, ``(root)`` for "", a hyphen for an en dash."""
+    names = dict(rows)
+    names |= {name.replace("–", "-"): n for name, n in names.items() if "–" in name}
+    if "" in names:
+        names["(root)"] = names.pop("")
+    return {ClaimKey("row", name): n for name, n in names.items()}
 
 
 def check(report: Report, rows: list[Row], claims: Iterable[Claim]) -> Check:
