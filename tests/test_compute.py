@@ -15,9 +15,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from sphinx_paramcount.build import build_model
 from sphinx_paramcount.compute import ComputeReport, compute_model, compute_target
-from sphinx_paramcount.shapes import parse_input_dtype
 from sphinx_paramcount.compute_render import to_derivation, to_markdown, to_text
 from sphinx_paramcount.errors import InstantiateError, OptionError
+from sphinx_paramcount.shapes import parse_input_dtype
 from tests.arith import latex_value
 from tests.test_cli import run
 

@@ -41,9 +41,9 @@ def parse_request(text: str) -> ComputeRequest:
     """``pkg.mod:Model @ 1, 3, 32, 32 [dtype]`` -> ``ComputeRequest``; ``OptionError`` if malformed."""
     target, at, rest = " ".join(text.split()).rpartition("@")
     if not at:
-        raise OptionError(f"{text!r} gives no input shape after '@'", hint=ROLE_FORMS)
+        raise OptionError("the role gives no input shape after '@'", hint=ROLE_FORMS)
     if not target.strip():
-        raise OptionError(f"{text!r} names no model before '@'", hint=ROLE_FORMS)
+        raise OptionError("the role names no model before '@'", hint=ROLE_FORMS)
     m = _SHAPE_DTYPE.match(rest)
     assert m is not None  # the pattern matches any text
     dtype = parse_input_dtype(m["dtype"]) if m["dtype"] else "float32"

@@ -9,7 +9,6 @@ Free of Sphinx and docutils.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from .count import compact_sum

@@ -68,7 +68,9 @@ class CountDirective(SphinxDirective):
         parsed = parse_options(items, device=self.config.paramcount_device, directive=self.kind)
         errors += parsed.errors
         if not target:
-            errors.append(OptionError("the directive names no model", hint=f"write '.. {self.kind}:: pkg.module:Model'"))
+            errors.append(
+                OptionError("the directive names no model", hint=f"write '.. {self.kind}:: pkg.module:Model'")
+            )
         for err in errors:
             message = f"{target}: {err.message}" if target else err.message
             report_problem(self.env, place.location, "option", message, hint=err.hint)
@@ -194,7 +196,6 @@ class CountDirective(SphinxDirective):
 
     def _myst(self) -> bool:
         return type(self.state).__module__.startswith("myst_parser")
-
 
 
 class ParamcountDirective(CountDirective):

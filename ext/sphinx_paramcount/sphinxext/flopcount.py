@@ -64,12 +64,13 @@ class FlopcountDirective(CountDirective):
 
 def compute_prose(report: ComputeReport, rows: list[ComputeRow], sep: str) -> list[nodes.Node]:
     """Per row: the MAC formula, its named factors, the substitution; the total; the FLOPs."""
-    steps = [
-        Steps(r.name, _label(r), r.formula, r.legend, r.derivation, r.macs, r.note, r.detail) for r in rows
-    ]
+    steps = [Steps(r.name, _label(r), r.formula, r.legend, r.derivation, r.macs, r.note, r.detail) for r in rows]
     out = derivation_prose(steps, report.macs, sep, ("MACs", "MACs"))
     flops = nodes.paragraph()
-    flops += [nodes.Text("FLOPs: "), math(rf"2 \times {latex_count(report.macs, sep)} = {latex_count(report.flops, sep)}")]
+    flops += [
+        nodes.Text("FLOPs: "),
+        math(rf"2 \times {latex_count(report.macs, sep)} = {latex_count(report.flops, sep)}"),
+    ]
     return [*out, flops]
 
 

@@ -49,9 +49,7 @@ def summary(report: Report, sep: str) -> list[nodes.Node]:
 
 def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
     """The seed notebook's prose: factors, formula, substitution, result; then the sum."""
-    steps = [
-        Steps(r.name, type_cell(r), r.formula, r.legend, r.derivation, r.params, r.note, r.detail) for r in rows
-    ]
+    steps = [Steps(r.name, type_cell(r), r.formula, r.legend, r.derivation, r.params, r.note, r.detail) for r in rows]
     return derivation_prose(steps, report.total, sep, ("Number of parameters", "Total parameters"))
 
 
