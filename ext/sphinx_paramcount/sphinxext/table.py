@@ -94,7 +94,12 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
         share,
         _entry(*label, classes=["paramcount-type"]),
         *(
-            [_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text(""))]
+            [
+                _entry(
+                    nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text(""),
+                    classes=["paramcount-shape"],
+                )
+            ]
             if shapes
             else []
         ),
