@@ -207,7 +207,7 @@ def test_latex_writes_the_compute_table_as_a_longtable(app, warning):
     assert r"\(442{,}368 + 131{,}072 + 64\)" in tex
 
 
-def test_parallel_build_passes_and_builds_each_pass_before_forking(tmp_path):
+def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
     build = sphinx_build(ROOTS / "test-flopcount", tmp_path / "out", "-j", "2")
     assert build.returncode == 0, build.stderr
     assert problems(build.stderr) == []

@@ -9,11 +9,13 @@ its text: ``:flopcount:`4.09 GMACs <pkg.mod:Model @ 1, 3, 224, 224>```.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docutils import nodes
 
+from ..compute import CONVENTION, ComputeReport, ComputeRow
 from ..compute_request import ROLE_FORMS, ComputeRequest, parse_request, parse_stated_compute
+from ..compute_views import check_compute, compute_at_root, compute_view
 from ..errors import OptionError
 from ..options import Options
 from ..render import fmt
@@ -25,9 +27,6 @@ from .nodes import Steps, derivation_prose, latex_count, math
 from .problems import report_problem
 from .reading import compute_for
 from .role import CountRole
-
-if TYPE_CHECKING:
-    from ..compute import ComputeReport, ComputeRow
 
 
 class FlopcountDirective(CountDirective):
@@ -41,8 +40,6 @@ class FlopcountDirective(CountDirective):
         report = compute_for(self.env, place.location, target, opts.device, opts.input_shape, opts.input_dtype)
         if report is None:
             return []
-        from ..compute_views import check_compute, compute_at_root, compute_view
-
         try:
             report = compute_at_root(report, opts.root)
         except OptionError as err:
@@ -76,8 +73,6 @@ def compute_prose(report: ComputeReport, rows: list[ComputeRow], sep: str) -> li
 
 def compute_summary(report: ComputeReport, rows: list[ComputeRow], sep: str, *, symbols: bool) -> list[nodes.Node]:
     """The totals and the input, the convention, the table's symbols, and why a row's number was measured."""
-    from ..compute import CONVENTION
-
     shape = "(" + ", ".join(str(d) for d in report.input_shape) + ")"
     head = (
         f"{fmt(report.macs, sep)} MACs = {fmt(report.flops, sep)} FLOPs for one forward pass "
@@ -132,8 +127,6 @@ class FlopcountRole(CountRole):
         return f"{fmt(report.macs, self.config.paramcount_thousands_sep)} MACs"
 
     def check(self, report: ComputeReport, claim: Claim) -> Check:
-        from ..compute_views import check_compute, compute_view
-
         return check_compute(report, compute_view(report), [claim])
 
 

@@ -104,7 +104,7 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
             else []
         ),
         # No formula: a compute row whose MACs were measured (its note says why).
-        _entry(*(tied_to(r.tied) if r.tied else [math(r.formula)] if r.formula else [_MEASURED()])),
+        _entry(*(tied_to(r.tied) if r.tied else [math(r.formula)] if r.formula else [_measured()])),
         _entry(*(tied_to(r.tied) if r.tied else [math(r.derivation)])),
     ]
     classes = ["paramcount-detail"] if r.kind == "detail" else []
@@ -141,7 +141,8 @@ def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.ent
     return nodes.entry("", para, classes=classes or [])
 
 
-def _MEASURED() -> nodes.Node:  # noqa: N802
+def _measured() -> nodes.Node:
+    """The formula cell of a row whose MACs were measured, not derived (the summary says why)."""
     return nodes.emphasis("measured", "measured", classes=["paramcount-note"])
 
 
