@@ -130,6 +130,8 @@ def test_gpt2_int64_tokens_repeats_depth_and_the_parameter_table_shapes(app, war
     assert params[0] == ["Layer", "Parameters", "Share", "Type", "Output shape", "Formula", "Derivation"]
     assert {r[0]: r[4] for r in params[1:]}["lm_head"] == "(1, 16, 50257)"
     assert [s.get_text() for s in soup.select("span.flopcount")] == [f"{GPT2_MACS:,} MACs"]
+    # :root: one block: its MACs alone, checked.
+    assert soup.select_one("p.flopcount.block-macs").get_text() == f"{(GPT2_MACS - 617_558_016) // 2:,}"
 
 
 # -- MyST ----------------------------------------------------------------------------------------------
@@ -208,11 +210,15 @@ def test_latex_writes_the_compute_table_as_a_longtable(app, warning):
 
 
 def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
-    build = sphinx_build(ROOTS / "test-flopcount", tmp_path / "out", "-j", "2")
-    assert build.returncode == 0, build.stderr
-    assert problems(build.stderr) == []
-    html = (tmp_path / "out" / "gpt2.html").read_text()
-    assert f"{GPT2_MACS:,} MACs" in html
+    shown = {}
+    for jobs in ("1", "2"):
+        build = sphinx_build(ROOTS / "test-flopcount", tmp_path / jobs, "-j", jobs)
+        assert build.returncode == 0, build.stderr
+        assert problems(build.stderr) == []
+        pages = [BeautifulSoup((tmp_path / jobs / f"{p}.html").read_text(), "html.parser") for p in ("index", "gpt2")]
+        shown[jobs] = [str(n) for soup in pages for n in soup.select("div.flopcount, p.flopcount, span.flopcount")]
+    assert len(shown["1"]) == 11  # 4 tables and prose, 2 totals, 5 roles
+    assert shown["2"] == shown["1"]
 
 
 def test_page_computes_reads_directives_and_roles():
