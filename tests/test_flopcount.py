@@ -114,7 +114,7 @@ def test_gpt2_int64_tokens_repeats_depth_and_the_parameter_table_shapes(app, war
     app.build()
     assert app.statuscode == 0, warning.getvalue()
     html = (app.outdir / "gpt2.html").read_text()
-    full, depth1 = _tables(html)
+    full, depth1, measured = _tables(html)
     rows = _adds_up(full)
     # The two blocks collapse into one repeat row; the first block's rows are shown, not added again.
     assert rows["transformer.h.0–1"][3].startswith("2 × GPT2Block")
@@ -130,6 +130,11 @@ def test_gpt2_int64_tokens_repeats_depth_and_the_parameter_table_shapes(app, war
     assert params[0] == ["Layer", "Parameters", "Share", "Type", "Output shape", "Formula", "Derivation"]
     assert {r[0]: r[4] for r in params[1:]}["lm_head"] == "(1, 16, 50257)"
     assert [s.get_text() for s in soup.select("span.flopcount")] == [f"{GPT2_MACS:,} MACs"]
+    # A layer without a MAC formula: the measured number, no formula, and why, under the table.
+    gram = _adds_up(measured)["gram"]
+    assert gram[1:] == ["256", "66.7%", "Gram", "(1, 8, 8)", "measured", r"\(256\)"]
+    notes = soup.select("div.flopcount")[2].select("ul.paramcount-notes li")
+    assert [li.get_text() for li in notes] == ["gram: no MAC formula for Gram: the count the forward pass did."]
     # :root: one block: its MACs alone, checked.
     assert soup.select_one("p.flopcount.block-macs").get_text() == f"{(GPT2_MACS - 617_558_016) // 2:,}"
 
@@ -217,7 +222,7 @@ def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
         assert problems(build.stderr) == []
         pages = [BeautifulSoup((tmp_path / jobs / f"{p}.html").read_text(), "html.parser") for p in ("index", "gpt2")]
         shown[jobs] = [str(n) for soup in pages for n in soup.select("div.flopcount, p.flopcount, span.flopcount")]
-    assert len(shown["1"]) == 11  # 4 tables and prose, 2 totals, 5 roles
+    assert len(shown["1"]) == 12  # 5 tables and prose, 2 totals, 5 roles
     assert shown["2"] == shown["1"]
 
 

@@ -110,7 +110,8 @@ def compute_table_spec(report: ComputeReport, rows: list[ComputeRow], sep: str) 
 
     ``rows`` is a view of the report (``compute_views.compute_view``): a
     repeat row stands for its copies, its detail rows are shown, not added.
-    A row whose MACs were measured (no formula applies) has no formula cell.
+    A row whose MACs were measured (no formula applies) has no formula; the
+    summary under the table says why.
     """
     specs = []
     for r in rows:
@@ -121,7 +122,7 @@ def compute_table_spec(report: ComputeReport, rows: list[ComputeRow], sep: str) 
                 kind="detail" if r.detail else "row",
                 name=r.name or "(root)",
                 type=f"{r.repeat} × {r.label}" if r.repeat > 1 else r.label,
-                note=r.note,
+                note="",  # a measured row's reason is listed under the table (its formula cell says "measured")
                 formula=regroup(r.formula, sep),
                 derivation=regroup(r.derivation, sep),
                 params=f"({count})" if r.detail else count,
