@@ -200,6 +200,14 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
     assert f'<span class="problematic">:flopcount:`573,504 &lt;{SEED} &#64; 1, 3, 32, 32&gt;`</span>' in html
 
 
+@pytest.mark.sphinx("html", testroot="flopcount-myst-errors", freshenv=True)
+def test_myst_problems_are_located_at_the_fence_and_the_role(app, warning):
+    app.build()
+    assert app.statuscode == 1
+    found = [(f, line, sub) for f, line, sub, _ in problems(warning.getvalue())]
+    assert found == [("index.md", 5, "option"), ("index.md", 9, "option"), ("index.md", 11, "mismatch")]
+
+
 # -- other builders, parallel reading --------------------------------------------------------------------
 
 
