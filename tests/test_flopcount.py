@@ -239,6 +239,7 @@ def test_page_computes_reads_directives_and_roles():
     assert page_computes(text) == {
         ComputeRequest(SEED, (1, 3, 32, 32), "float32"),
         ComputeRequest(GPT2, (1, 16), "int64"),
+        ComputeRequest("flopmodels:GramNet", (1, 8, 4), "float32"),
     }
     myst = (ROOTS / "test-flopcount-myst" / "index.md").read_text()
     assert page_computes(myst) == {ComputeRequest(SEED, (1, 3, 32, 32), "float32")}
