@@ -144,6 +144,30 @@ class LlamaBlock(nn.Module):
         self.gate_proj = nn.Linear(d, ffn, bias=False)
         self.up_proj = nn.Linear(d, ffn, bias=False)
         self.down_proj = nn.Linear(ffn, d, bias=False)
+        self.heads, self.kv_heads = heads, kv_heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(b, t, self.heads, -1).transpose(1, 2)
+        k = self.k_proj(h).view(b, t, self.kv_heads, -1).transpose(1, 2)
+        v = self.v_proj(h).view(b, t, self.kv_heads, -1).transpose(1, 2)
+        q, k = _rope(q), _rope(k)
+        # GQA: the 8 key/value heads serve the 64 query heads, 8 each.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        x = x + self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+        h = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+
+def _rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    """Rotary position embedding of ``(batch, heads, T, d_h)``: elementwise, no matrix product."""
+    t, d_h = x.shape[-2], x.shape[-1]
+    inv_freq = base ** -(torch.arange(0, d_h, 2, device=x.device, dtype=torch.float32) / d_h)
+    angles = torch.arange(t, device=x.device, dtype=torch.float32)[:, None] * inv_freq  # (T, d_h / 2)
+    cos, sin = torch.cat((angles, angles), -1).cos(), torch.cat((angles, angles), -1).sin()
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-second, first), -1) * sin
 
 
 class Llama2_70B(nn.Module):
@@ -163,6 +187,12 @@ class Llama2_70B(nn.Module):
         self.layers = nn.ModuleList(LlamaBlock(d, heads, kv_heads, ffn) for _ in range(layers))
         self.norm = nn.RMSNorm(d)
         self.lm_head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.embed_tokens(idx)
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x))
 
 
 EXPECTED = {

@@ -41,14 +41,14 @@ def nested() -> nn.Module:
 def test_import_is_cheap_and_the_api_is_exported():
     code = (
         "import sys, sphinx_paramcount as sp\n"
-        "from sphinx_paramcount import explain, Report, MismatchError\n"
+        "from sphinx_paramcount import explain, Report, ComputeReport, MismatchError\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "print(sorted(sp.__all__), issubclass(MismatchError, AssertionError), Report.__module__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == (
-        "['MismatchError', 'Report', '__version__', 'explain', 'setup'] True sphinx_paramcount.report"
+        "['ComputeReport', 'MismatchError', 'Report', '__version__', 'explain', 'setup'] True sphinx_paramcount.report"
     )
 
 

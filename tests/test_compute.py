@@ -309,7 +309,8 @@ def test_renderings() -> None:
     text = to_text(report).splitlines()
     assert text[0] == f"{SEED}: 573,504 MACs (1,147,008 FLOPs) for input (1, 3, 32, 32) float32"
     assert text[4].split()[:4] == ["conv1", "442,368", "77.13%", "Conv2d(3,"]
-    assert "N·C_out·C_in·k_h·k_w·H_out·W_out" in text[4]
+    # The formula wraps after a product's dot, not inside a symbol.
+    assert "N·C_out·C_in·k_h·k_w·H_out·" in text[4] and text[5].split() == ["W_out"]
     assert any(line.startswith("Total  573,504  100.00%") and line.endswith("442,368 + 131,072 + 64") for line in text)
     assert "FLOPs = 2 × MACs. Counted: matrix products, convolutions, attention;" in to_text(report)
     markdown = to_markdown(report).splitlines()
@@ -357,8 +358,8 @@ def test_cli_text_and_total() -> None:
         (["--compute"], "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224\n"),
         (["--compute", "--input-shape", "1,3,x"], "sphinx-paramcount: error [option]: input shape '1,3,x' is not"),
         (
-            ["--compute", "--input-shape", "1,3,32,32", "--depth", "1"],
-            "sphinx-paramcount: error: --depth does not apply to --compute (yet)\n",
+            ["--compute", "--input-shape", "1,3,32,32", "--root", "nope"],
+            "sphinx-paramcount: error [option]: :root: 'nope' is not a sub-module of SimpleNet",
         ),
     ],
 )

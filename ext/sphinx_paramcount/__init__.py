@@ -2,7 +2,7 @@
 
 ``import sphinx_paramcount`` is cheap: torch is imported when the first
 directive or role runs, or ``explain`` is first called, not here.  The Python
-API (``explain``, ``Report``, ``MismatchError``) is loaded on first use.
+API (``explain``, ``Report``, ``ComputeReport``, ``MismatchError``) is loaded on first use.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
 
 __version__ = "0.1.0"
-__all__ = ["MismatchError", "Report", "__version__", "explain", "setup"]
+__all__ = ["ComputeReport", "MismatchError", "Report", "__version__", "explain", "setup"]
 
 if TYPE_CHECKING:
     from .api import explain
+    from .compute import ComputeReport
     from .errors import MismatchError
     from .report import Report
 
 # Where each public name lives: imported when first asked for (PEP 562).
-_LAZY = {"explain": "api", "Report": "report", "MismatchError": "errors"}
+_LAZY = {"explain": "api", "Report": "report", "ComputeReport": "compute", "MismatchError": "errors"}
 
 
 def __getattr__(name: str) -> Any:

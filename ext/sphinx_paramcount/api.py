@@ -15,13 +15,15 @@ from dataclasses import replace
 from typing import Any
 
 from .build import Built, build_model, build_object
+from .compute import ComputeReport, compute_model
+from .compute_views import check_compute, compute_at_root, compute_view
 from .count import count_model
 from .errors import InstantiateError, MismatchError, OptionError, brief
 from .formulas.registry import FormulaRegistry
 from .options import parse_depth, parse_device, parse_root
 from .report import Report
-from .shapes import parse_input_shape, run_forward
-from .stated import Claim, ClaimKey, StatedCount, parse_stated, read_expect
+from .shapes import parse_input_dtype, parse_input_shape, run_forward
+from .stated import Check, Claim, ClaimKey, StatedCount, parse_stated, read_expect
 from .views import at_root, check, view
 
 
@@ -46,10 +48,12 @@ def explain(
     *,
     depth: int | str | None = None,
     input_shape: tuple[int, ...] | str | None = None,
+    input_dtype: str = "float32",
     device: str = "meta",
     root: str = "",
     expand_repeats: bool = False,
     registry: FormulaRegistry | None = None,
+    compute: bool | None = None,
 ) -> Report:
     """Count ``model``'s parameters: the ``Report`` a ``paramcount`` directive would show.
 
@@ -63,8 +67,16 @@ def explain(
     into their ancestor's row (0 or more); ``input_shape`` (``(1, 3, 32, 32)``
     or ``"1, 3, 32, 32"``) runs one forward pass, on meta tensors for a built
     model, on a copy for an instance, adding an output-shape column;
+    ``input_dtype`` is the input's dtype (``"int64"`` for token ids);
     ``root`` starts the table at a sub-module (``"encoder.layer"``);
     ``expand_repeats`` shows every block of a stack of identical blocks.
+
+    With an input shape the report also has the MACs of that forward pass,
+    as the ``flopcount`` directive shows them (``compute=False`` skips
+    them): ``report.macs``, ``report.flops`` (FLOPs = 2 x MACs), and
+    ``report.compute``, a ``ComputeReport`` with a row per layer that
+    computes, its MAC formula and derivation, in the same view (root,
+    depth, repeats); it displays itself and has its own ``check``.
 
     The report keeps every row of the model (``report.rows``) and the rows
     its tables show (``report.shown_rows``).  Raises a ``ParamcountError``
@@ -76,14 +88,23 @@ def explain(
     device = parse_device(device if isinstance(device, str) else str(device))
     depth = _depth(depth)
     shape = parse_input_shape(input_shape) if isinstance(input_shape, str) else _shape(input_shape)
+    dtype = parse_input_dtype(input_dtype if isinstance(input_dtype, str) else str(input_dtype))
     root = parse_root(root) if root else ""
+    compute = shape is not None if compute is None else compute
+    if compute and shape is None:
+        raise OptionError("compute=True needs an input shape", hint="e.g. explain(model, input_shape=(1, 3, 224, 224))")
     if isinstance(model, str):
-        report = count_target(model, device, registry, shape)
+        built, label = build_model(model, device), " ".join(model.split())
     else:
         label = object_label(model)
-        report = _count(build_object(model, label, device), label, registry, shape)
+        built = build_object(model, label, device)
+    report = _count(built, label, registry, shape, dtype, compute)
     report = at_root(report, root)
-    return replace(report, shown=view(report, depth, collapse=not expand_repeats))
+    collapse = not expand_repeats
+    if report.compute is not None:
+        work = compute_at_root(report.compute, root)
+        report.compute = replace(work, shown=compute_view(work, depth, collapse))
+    return replace(report, shown=view(report, depth, collapse))
 
 
 def _count(
@@ -92,6 +113,7 @@ def _count(
     registry: FormulaRegistry | None,
     input_shape: tuple[int, ...] | None,
     input_dtype: str = "float32",
+    compute: bool = False,
 ) -> Report:
     module, shapes = built.module, None
     if input_shape is not None:
@@ -110,6 +132,9 @@ def _count(
     report = count_model(module, target, registry, output_shapes=shapes)
     report.method = built.method
     report.notices = built.notices + report.notices
+    if compute and input_shape is not None:
+        work = compute_model(module, target, input_shape, input_dtype)
+        report.compute = replace(work, method=built.method, sources=report.sources)
     return report
 
 
@@ -165,27 +190,72 @@ def check_report(
     total: Count | None = None,
     trainable: Count | None = None,
     expect: Mapping[str, Count] | str | None = None,
+    macs: Count | None = None,
+    flops: Count | None = None,
 ) -> Report:
     """``Report.check``: the directive's check of stated numbers, raising ``MismatchError``."""
     __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
-    claims, errors = _claims(total, trainable, expect)
+    claims, errors = _claims({"total": total, "trainable": trainable}, expect)
+    if (macs is not None or flops is not None) and report.compute is None:
+        errors.append(
+            OptionError(
+                "macs and flops need the MACs of a forward pass, and this report has none",
+                hint="give explain() an input shape, e.g. explain(model, input_shape=(1, 3, 224, 224))",
+            )
+        )
+    compute_claims, compute_errors = _claims({"macs": macs, "flops": flops}, None)
+    errors += compute_errors
     if errors:
         raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)
-    result = check(report, report.shown_rows, claims)
-    if result.ok:
-        return report
-    lines = [m.message for m in result.mismatches] + [f"{u.message} ({u.hint})" for u in result.unknown]
+    results = [check(report, report.shown_rows, claims)]
+    if report.compute is not None and compute_claims:
+        results.append(check_compute(report.compute, report.compute.shown_rows, compute_claims))
+    _raise_mismatches(report.target, results)
+    return report
+
+
+def check_compute_report(
+    report: ComputeReport,
+    macs: Count | None = None,
+    flops: Count | None = None,
+    expect: Mapping[str, Count] | str | None = None,
+) -> ComputeReport:
+    """``ComputeReport.check``: the ``flopcount`` directive's check, raising ``MismatchError``."""
+    __tracebackhide__ = True
+    claims, errors = _claims({"macs": macs, "flops": flops}, expect)
+    if errors:
+        raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)
+    _raise_mismatches(report.subject, [check_compute(report, report.shown_rows, claims)])
+    return report
+
+
+def _raise_mismatches(subject: str, results: list[Check]) -> None:
+    __tracebackhide__ = True
+    mismatches = tuple(m for r in results for m in r.mismatches)
+    unknown = tuple(u for r in results for u in r.unknown)
+    lines = [m.message for m in mismatches] + [f"{u.message} ({u.hint})" for u in unknown]
+    if not lines:
+        return
     if len(lines) == 1:
         message = lines[0]
     else:
-        message = f"{len(lines)} stated numbers do not hold for {report.target}:\n" + "\n".join(f"- {x}" for x in lines)
-    raise MismatchError(message, mismatches=result.mismatches, unknown=result.unknown)
+        message = f"{len(lines)} stated numbers do not hold for {subject}:\n" + "\n".join(f"- {x}" for x in lines)
+    raise MismatchError(message, mismatches=mismatches, unknown=unknown)
+
+
+# How each stated number is named in a message about it.
+_STATED_WORDS = {
+    "total": "stated total",
+    "trainable": "stated trainable count",
+    "macs": "stated MACs",
+    "flops": "stated FLOPs",
+}
 
 
 def _claims(
-    total: Count | None, trainable: Count | None, expect: Mapping[str, Count] | str | None
+    stated: Mapping[str, Count | None], expect: Mapping[str, Count] | str | None
 ) -> tuple[list[Claim], list[OptionError]]:
-    """The stated numbers as claims, and every one that cannot be read."""
+    """The stated numbers (``{"total": ..., "macs": ...}``) and ``expect`` as claims, and every one that cannot be read."""
     claims: list[Claim] = []
     errors: list[OptionError] = []
 
@@ -195,10 +265,9 @@ def _claims(
         except OptionError as exc:
             errors.append(exc)
 
-    if total is not None:
-        add(ClaimKey("total"), total, "stated total")
-    if trainable is not None:
-        add(ClaimKey("trainable"), trainable, "stated trainable count")
+    for key, value in stated.items():
+        if value is not None:
+            add(ClaimKey(key), value, _STATED_WORDS[key])
     if isinstance(expect, str):
         pairs, problems = read_expect(expect)
         claims += [Claim(ClaimKey("row", row), count) for row, count in pairs]

@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--compute",
         action="store_true",
-        help="count the multiply-accumulates (MACs) of one forward pass instead of parameters (needs --input-shape)",
+        help="count the multiply-accumulates (MACs) of one forward pass instead of parameters (needs --input-shape); "
+        "--depth, --root and --expand-repeats apply as for parameters",
     )
     p.add_argument(
         "--input-dtype",
@@ -111,9 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.target,
             device=args.device,
             input_shape=shape,
+            input_dtype=args.input_dtype,
             root=args.root or "",
             depth=args.depth,
             expand_repeats=args.expand_repeats,
+            compute=False,
         )
     except ParamcountError as exc:
         return _error(exc, args.traceback)
@@ -132,12 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-_VIEW_FLAGS = {"--depth": "depth", "--root": "root", "--expand-repeats": "expand_repeats"}
-
-
 def _compute(args: argparse.Namespace) -> int:
     """``--compute``: the MACs table of one forward pass, in the chosen format."""
-    from .compute import compute_target
+    from .api import explain
     from .compute_render import WRITERS, to_text
 
     if args.input_shape is None:
@@ -145,15 +145,20 @@ def _compute(args: argparse.Namespace) -> int:
             "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224", file=sys.stderr
         )
         return 2
-    # The compute table has every layer's row, as yet: an option that would change it must not be ignored.
-    ignored = [flag for flag, value in _VIEW_FLAGS.items() if getattr(args, value) not in (None, False)]
-    if ignored:
-        print(f"sphinx-paramcount: error: {', '.join(ignored)} does not apply to --compute (yet)", file=sys.stderr)
-        return 2
     try:
-        report = compute_target(args.target, args.input_shape, args.input_dtype, device=args.device)
+        report = explain(
+            args.target,
+            device=args.device,
+            input_shape=args.input_shape,
+            input_dtype=args.input_dtype,
+            root=args.root or "",
+            depth=args.depth,
+            expand_repeats=args.expand_repeats,
+            compute=True,
+        ).compute
     except ParamcountError as exc:
         return _error(exc, args.traceback)
+    assert report is not None  # compute=True with an input shape
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     writer = WRITERS[args.format]
     sys.stdout.write(to_text(report, width) if writer is to_text and width else writer(report))

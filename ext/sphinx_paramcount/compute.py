@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .build import build_model
 from .formulas.expr import Const, Expr, latex_int, legend, total
-from .formulas.macs import Call, Shape, attention, formula_for
+from .formulas.macs import Call, Shape, attention, formula_for, mkldnn_rnn_layer_flops, trilinear_flops
 from .report import ModuleInfo
 from .shapes import output_dims, parse_input_dtype, parse_input_shape, run_forward
 from .sources import model_sources
@@ -76,14 +76,64 @@ class ComputeReport:
     notices: list[str] = field(default_factory=list)
     # Every module of the tree (name, type, label), for merging rows by depth and finding repeats.
     modules: list[ModuleInfo] = field(default_factory=list)
+    # Every module's output shape, "(1, 64, 112, 112)": for rows that merge several.
+    output_shapes: dict[str, str] = field(default_factory=dict)
     # User-code files the count depends on (as ``Report.sources``): editing one re-reads the page.
     sources: list[str] = field(default_factory=list)
     # The sub-module the rows start at (``:root:``), "" for the whole model.
     root: str = ""
+    # The rows the tables show (``compute_views.compute_view``) when ``api.explain`` chose a view.
+    shown: list[ComputeRow] | None = None
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    @property
+    def shown_rows(self) -> list[ComputeRow]:
+        """The rows the tables and ``check`` see: the chosen view, or every row."""
+        return self.rows if self.shown is None else self.shown
+
+    # -- the Python API: ``explain(model, input_shape=...).compute`` -----------------------------
+
+    def __repr__(self) -> str:
+        return f"<ComputeReport {self.subject}: {self.macs:,} MACs, {self.flops:,} FLOPs>"
+
+    def __str__(self) -> str:
+        """The command line's text table (``sphinx-paramcount TARGET --compute``)."""
+        from .compute_render import to_text
+
+        return to_text(self)
+
+    def derivation(self) -> str:
+        """Per row: the MAC formula, its named factors, the substitution, the MACs; then the sum."""
+        from .compute_render import to_derivation
+
+        return to_derivation(self)
+
+    def _repr_markdown_(self) -> str:
+        from .compute_render import to_markdown
+
+        return to_markdown(self)
+
+    def check(
+        self,
+        macs: int | str | None = None,
+        flops: int | str | None = None,
+        expect: Mapping[str, int | str] | str | None = None,
+    ) -> ComputeReport:
+        """Check stated numbers as the ``flopcount`` directive does; ``self`` if they all hold.
+
+        ``macs`` and ``flops`` (FLOPs = 2 x MACs) are ints or strings as the
+        docs write them (``"4.09G"`` is checked at its precision); ``expect``
+        maps row names to their MACs.  Raises ``MismatchError`` (an
+        ``AssertionError``) with the docs build's message, which says so when
+        a number is the other measure (off by exactly 2x).
+        """
+        __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
+        from .api import check_compute_report
+
+        return check_compute_report(self, macs, flops, expect)
 
     @property
     def subject(self) -> str:
@@ -94,6 +144,7 @@ class ComputeReport:
         return f"{self.target}{where} at input {shape}{dtype}"
 
     def to_json(self) -> dict[str, Any]:
+        """The command line's JSON: totals, the convention, and the shown rows with their MACs."""
         return {
             "target": self.target,
             "input_shape": list(self.input_shape),
@@ -119,7 +170,7 @@ class ComputeReport:
                     **({"detail": True} if r.detail else {}),
                     **({"output_shape": r.output_shape} if r.output_shape else {}),
                 }
-                for r in self.rows
+                for r in self.shown_rows
             ],
             "notices": list(self.notices),
         }
@@ -175,6 +226,7 @@ def compute_model(model: Any, target: str, input_shape: tuple[int, ...], input_d
         modules=[
             ModuleInfo(name, type(module).__name__, labels[name], class_path(type(module))) for name, module in named
         ],
+        output_shapes=shapes,
     )
 
 
@@ -208,8 +260,13 @@ class _Seen:
         from torch.utils.flop_counter import FlopCounterMode
 
         aten = torch.ops.aten
-        # The CPU's fused attention kernel: the counter has no formula for it (it would read 0).
-        mapping = {aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops}
+        # Kernels the counter has no formula for (they would read 0): the CPU's fused attention,
+        # torch.bilinear's, and the CPU's fused LSTM layer.
+        mapping = {
+            aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
+            aten._trilinear: trilinear_flops,
+            aten.mkldnn_rnn_layer: mkldnn_rnn_layer_flops,
+        }
         handles = []
         for name, module in self.named:
             handles.append(module.register_forward_pre_hook(self._pre(name), with_kwargs=True))

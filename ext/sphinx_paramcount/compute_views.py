@@ -51,6 +51,7 @@ def compute_at_root(report: ComputeReport, root: str) -> ComputeReport:
         macs=sum(r.macs for r in rows),
         rows=rows,
         modules=[replace(m, name=rel(m.name)) for m in report.modules if inside(m.name)],
+        output_shapes={rel(n): s for n, s in report.output_shapes.items() if inside(n)},
         root=root,
     )
 
@@ -60,15 +61,10 @@ def compute_view(report: ComputeReport, depth: int | None = None, collapse: bool
 
     The one view the ``flopcount`` directive, its role, the command line and
     ``update`` show and check.  Detail rows (a collapsed block's own rows,
-    shown once) are not added again: ``counted`` leaves them out.
+    shown once) are not added again: ``report.counted`` leaves them out.
     """
     rows = _at_depth(report, depth)
     return _collapse_repeats(report, rows) if collapse else rows
-
-
-def counted(rows: list[ComputeRow]) -> list[ComputeRow]:
-    """The rows that add up to the total (detail rows explain, they do not add)."""
-    return [r for r in rows if not r.detail]
 
 
 def _at_depth(report: ComputeReport, depth: int | None) -> list[ComputeRow]:
@@ -84,11 +80,13 @@ def _at_depth(report: ComputeReport, depth: int | None) -> list[ComputeRow]:
         if len(members) == 1 and members[0].name == key:
             out.append(members[0])
         else:
-            out.append(_group_row(key, depth, members, info))
+            out.append(_group_row(key, depth, members, info, report.output_shapes.get(key, "")))
     return out
 
 
-def _group_row(key: str, depth: int, members: list[ComputeRow], info: dict[str, ModuleInfo]) -> ComputeRow:
+def _group_row(
+    key: str, depth: int, members: list[ComputeRow], info: dict[str, ModuleInfo], output_shape: str
+) -> ComputeRow:
     """One row for a sub-tree: its parts' MACs (equal neighbours grouped) as formula and derivation."""
     level = key.count(".") + 1 if key else 0
     sums: dict[str, int] = {}
@@ -110,7 +108,7 @@ def _group_row(key: str, depth: int, members: list[ComputeRow], info: dict[str, 
         derivation=expr.substituted(),
         legend=tuple(legend(expr)),
         family="group",
-        output_shape=next((r.output_shape for r in members if r.name == key), ""),
+        output_shape=output_shape,
         class_path=module.class_path if module else "",
     )
 
@@ -141,7 +139,8 @@ def _collapse_repeats(report: ComputeReport, rows: list[ComputeRow]) -> list[Com
             out.append(replace(own, detail=detail) if detail else own)
         for run in numbered_runs(children.get(name, []), signature):
             if len(run) > 1 and totals[run[0]] > 0:
-                out.append(_repeat_row(run, types[run[0]], totals[run[0]], detail))
+                shape = report.output_shapes.get(run[-1], "")
+                out.append(_repeat_row(run, types[run[0]], totals[run[0]], detail, shape))
                 emit(run[0], True)
             else:
                 for kid in run:
@@ -153,7 +152,7 @@ def _collapse_repeats(report: ComputeReport, rows: list[ComputeRow]) -> list[Com
     return out
 
 
-def _repeat_row(run: list[str], info: ModuleInfo, each: int, detail: bool) -> ComputeRow:
+def _repeat_row(run: list[str], info: ModuleInfo, each: int, detail: bool, output_shape: str) -> ComputeRow:
     m = Sym(r"m_{\mathrm{block}}", f"MACs of one block ({run[0]})", each)
     expr = Const(len(run)) * m
     return ComputeRow(
@@ -169,6 +168,7 @@ def _repeat_row(run: list[str], info: ModuleInfo, each: int, detail: bool) -> Co
         repeat=len(run),
         detail=detail,
         class_path=info.class_path,
+        output_shape=output_shape,
     )
 
 

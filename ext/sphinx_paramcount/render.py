@@ -12,7 +12,7 @@ import textwrap
 
 from .count import compact_sum, latex_int
 from .formulas.expr import latex_sep, unlatex_text
-from .report import Report, Row, percent
+from .report import Report, Row, TableRow, counted, percent
 
 _LATEX_TEXT = [
     (re.compile(r"\\sum_\{i=1\}\^\{(\d+)\} n_i"), r"Σ of \1 rows"),
@@ -57,10 +57,6 @@ def plain(latex: str, sep: str = ",") -> str:
 def fmt(n: int, sep: str = ",") -> str:
     """A count with its digits grouped by ``sep`` (``paramcount_thousands_sep``)."""
     return f"{n:,}".replace(",", sep)
-
-
-def counted(rows: list[Row]) -> list[Row]:
-    return [r for r in rows if not r.detail]
 
 
 def plural(n: int, word: str, sep: str = ",") -> str:
@@ -154,12 +150,12 @@ def params_cell(row: Row, sep: str = ",") -> str:
     return f"({text})" if row.detail else text
 
 
-def name_cell(row: Row, report: Report | None = None) -> str:
-    mark = state(row, report) if report is not None else ""
+def name_cell(row: TableRow, report: Report | None = None) -> str:
+    mark = state(row, report) if isinstance(row, Row) and report is not None else ""
     return ("  " if row.detail else "") + (row.name or "(root)") + (f" ({mark})" if mark else "")
 
 
-def type_cell(row: Row) -> str:
+def type_cell(row: TableRow) -> str:
     return f"{row.repeat} × {row.label}" if row.repeat > 1 else row.label
 
 
@@ -253,6 +249,14 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
     return "\n".join(out) + "\n"
 
 
+# A formula wraps after a product's dot (``N·C_out·C_in``) as prose wraps at spaces.
+_BREAKS = re.compile(r"\s+|(?<=·)")
+
+
+class _Wrapper(textwrap.TextWrapper):
+    wordsep_simple_re = re.compile(r"(\s+|(?<=·))")
+
+
 def text_table(
     header: list[str], body: list[list[str]], total: list[str], width: int, wrapping: tuple[int, ...], right: set[int]
 ) -> list[str]:
@@ -267,13 +271,14 @@ def text_table(
     # let that word run into the next column: shrink to it first, break words only if
     # the table cannot fit otherwise.
     whole = [
-        min(natural[i], 2 + max(len(w) for line in table for w in line[i].split() or [""])) for i in range(len(header))
+        min(natural[i], 2 + max(len(w) for line in table for w in _BREAKS.split(line[i]) or [""]))
+        for i in range(len(header))
     ]
     widths = _fit(natural, width, wrapping, whole)
 
     def lines(cells: list[str]) -> list[str]:
         wrapped = [
-            textwrap.wrap(c, w, subsequent_indent="  ", break_long_words=w < f, break_on_hyphens=False) or [""]
+            _Wrapper(w, subsequent_indent="  ", break_long_words=w < f, break_on_hyphens=False).wrap(c) or [""]
             for c, w, f in zip(cells, widths, whole)
         ]
         out = []

@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .compute import ComputeReport
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,22 @@ class Report:
     # The rows the tables show (``views.view``: merged by depth, repeats
     # collapsed) when ``api.explain`` chose a view; ``None``: all the rows.
     shown: list[Row] | None = None
+    # The MACs of one forward pass, when ``api.explain`` was given an input shape.
+    compute: ComputeReport | None = None
 
     @property
     def frozen(self) -> int:
         return self.total - self.trainable
+
+    @property
+    def macs(self) -> int | None:
+        """Multiply-accumulates of one forward pass on the input shape given, or ``None`` without one."""
+        return self.compute.macs if self.compute is not None else None
+
+    @property
+    def flops(self) -> int | None:
+        """FLOPs = 2 x MACs (``compute.CONVENTION``), or ``None`` without an input shape."""
+        return self.compute.flops if self.compute is not None else None
 
     @property
     def buffer_total(self) -> int:
@@ -179,21 +194,25 @@ class Report:
         total: int | str | None = None,
         trainable: int | str | None = None,
         expect: Mapping[str, int | str] | str | None = None,
+        macs: int | str | None = None,
+        flops: int | str | None = None,
     ) -> Report:
         """Check stated numbers as the ``paramcount`` directive does; ``self`` if they all hold.
 
         ``total`` and ``trainable`` are ints or strings as the docs write them
         (``"131,618"``, ``"131.6K"``, checked at their precision); ``expect``
         maps row names, as the table prints them, to counts (or is the
-        directive's text, ``"conv1=448, fc1=131,104"``).  Raises
-        ``MismatchError`` (an ``AssertionError``) naming every number that
-        does not hold and every row the table does not have, with the docs
-        build's message; ``OptionError`` for a number that cannot be read.
+        directive's text, ``"conv1=448, fc1=131,104"``).  ``macs`` and
+        ``flops`` are checked as the ``flopcount`` directive checks them
+        (the report needs an input shape).  Raises ``MismatchError`` (an
+        ``AssertionError``) naming every number that does not hold and every
+        row the table does not have, with the docs build's message;
+        ``OptionError`` for a number that cannot be read.
         """
         __tracebackhide__ = True  # pytest shows the test's line that checked, not this one
         from .api import check_report
 
-        return check_report(self, total, trainable, expect)
+        return check_report(self, total, trainable, expect, macs, flops)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -216,6 +235,27 @@ class Report:
                 for t in self.not_counted
             ],
         }
+
+
+class TableRow(Protocol):
+    """What the cell writers read of a row: a parameter ``Row`` or a ``ComputeRow``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def repeat(self) -> int: ...
+    @property
+    def detail(self) -> bool: ...
+
+
+R = TypeVar("R", bound=TableRow)
+
+
+def counted(rows: list[R]) -> list[R]:
+    """The rows that add up to the total (a collapsed block's own rows explain; they are not added again)."""
+    return [r for r in rows if not r.detail]
 
 
 def percent(pct: float, decimals: int = 2, smallest: float = 1e-9) -> str:

@@ -14,6 +14,7 @@ from .count import grouped_terms
 from .errors import OptionError
 from .formulas.expr import Const, Expr, Sym, latex_text, legend, total
 from .report import ModuleInfo, Report, Row
+from .report import counted as counted  # the rows that add up: views.counted for callers
 from .stated import Check, Claim, ClaimKey, check_claims
 
 
@@ -302,11 +303,6 @@ def _bytes(report: Report, rows: list[Row]) -> dict[str, int]:
         if numel.get(t.dtype) and t.dtype in report.bytes_by_dtype:
             out[t.dtype] = out.get(t.dtype, 0) + t.numel * report.bytes_by_dtype[t.dtype] // numel[t.dtype]
     return out
-
-
-def counted(rows: list[Row]) -> list[Row]:
-    """The rows that add up to the total (detail rows explain, they do not add)."""
-    return [r for r in rows if not r.detail]
 
 
 def view(report: Report, depth: int | None = None, collapse: bool = True) -> list[Row]:
