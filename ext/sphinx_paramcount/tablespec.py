@@ -9,15 +9,13 @@ Free of Sphinx and docutils.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from .compute import ComputeReport, ComputeRow
+from .compute_render import macs_cell
 from .count import compact_sum
 from .formulas.expr import regroup
 from .render import fmt, params_cell, state, total_derivation, type_cell
-from .report import Report, Row, percent
-
-if TYPE_CHECKING:
-    from .compute import ComputeReport, ComputeRow
+from .report import Report, Row, counted, percent
 
 # Each layer's count beside its name, so the two are read together at any width
 # (a phone's too); then the type, whose arguments the formula and derivation use,
@@ -116,16 +114,15 @@ def compute_table_spec(report: ComputeReport, rows: list[ComputeRow], sep: str) 
     specs = []
     for r in rows:
         share, share_text = _share(r.macs, report.macs, r.detail)
-        count = fmt(r.macs, sep)
         specs.append(
             RowSpec(
                 kind="detail" if r.detail else "row",
                 name=r.name or "(root)",
-                type=f"{r.repeat} × {r.label}" if r.repeat > 1 else r.label,
+                type=type_cell(r),
                 note="",  # a measured row's reason is listed under the table (its formula cell says "measured")
                 formula=regroup(r.formula, sep),
                 derivation=regroup(r.derivation, sep),
-                params=f"({count})" if r.detail else count,
+                params=macs_cell(r, sep),
                 output_shape=r.output_shape,
                 share=share,
                 share_text=share_text,
@@ -139,7 +136,7 @@ def compute_table_spec(report: ComputeReport, rows: list[ComputeRow], sep: str) 
             type="",
             note="",
             formula="",
-            derivation=regroup(compact_sum([r.macs for r in rows if not r.detail]), sep),
+            derivation=regroup(compact_sum([r.macs for r in counted(rows)]), sep),
             params=fmt(report.macs, sep),
             output_shape="",
             share=share,

@@ -18,7 +18,7 @@ from ..compute_request import ROLE_FORMS, ComputeRequest, parse_request, parse_s
 from ..compute_views import check_compute, compute_at_root, compute_view
 from ..errors import OptionError
 from ..options import Options
-from ..render import fmt
+from ..render import fmt, type_cell
 from ..stated import Check, Claim
 from ..tablespec import compute_table_spec
 from . import table as pc_table
@@ -61,7 +61,7 @@ class FlopcountDirective(CountDirective):
 
 def compute_prose(report: ComputeReport, rows: list[ComputeRow], sep: str) -> list[nodes.Node]:
     """Per row: the MAC formula, its named factors, the substitution; the total; the FLOPs."""
-    steps = [Steps(r.name, _label(r), r.formula, r.legend, r.derivation, r.macs, r.note, r.detail) for r in rows]
+    steps = [Steps(r.name, type_cell(r), r.formula, r.legend, r.derivation, r.macs, r.note, r.detail) for r in rows]
     out = derivation_prose(steps, report.macs, sep, ("MACs", "MACs"))
     flops = nodes.paragraph()
     flops += [
@@ -101,10 +101,6 @@ def compute_summary(report: ComputeReport, rows: list[ComputeRow], sep: str, *, 
 def _lower_first(text: str) -> str:
     """``Batch size`` -> ``batch size`` in a running list; ``MACs of ...`` keeps its acronym."""
     return text if text[:2].isupper() else text[:1].lower() + text[1:]
-
-
-def _label(r: ComputeRow) -> str:
-    return f"{r.repeat} × {r.label}" if r.repeat > 1 else r.label
 
 
 class FlopcountRole(CountRole):
