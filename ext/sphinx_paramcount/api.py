@@ -20,11 +20,11 @@ from .compute_views import check_compute, compute_at_root, compute_view
 from .count import count_model
 from .errors import InstantiateError, MismatchError, OptionError, brief
 from .formulas.registry import FormulaRegistry
-from .options import parse_depth, parse_device, parse_root
+from .options import parse_depth, parse_device, parse_root, parse_tolerance
 from .report import Report
 from .shapes import parse_input_dtype, parse_input_shape, run_forward
 from .stated import Check, Claim, ClaimKey, StatedCount, parse_stated, read_expect
-from .symbols import FormulaMismatch, bindings_for, check_formula, in_symbols, parse_formula, parse_tolerance, symbolic
+from .symbols import FormulaMismatch, bindings_for, check_formula, in_symbols, parse_formula, symbolic
 from .views import at_root, check, view
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from .build import DEVICES
 from .errors import OptionError
@@ -37,13 +38,16 @@ VALUE_OPTIONS = (
     "caption",
     "name",
     "class",
+    "symbols",
+    "formula",
+    "tolerance",
 )
 FLAG_OPTIONS = ("expand-repeats",)
 OPTIONS = (*VALUE_OPTIONS, *FLAG_OPTIONS)
 # Each directive's options: the stated numbers differ (parameters, or MACs and FLOPs).
 DIRECTIVE_OPTIONS = {
     "paramcount": tuple(o for o in OPTIONS if o not in ("macs", "flops")),
-    "flopcount": tuple(o for o in OPTIONS if o not in ("total", "trainable")),
+    "flopcount": tuple(o for o in OPTIONS if o not in ("total", "trainable", "symbols", "formula", "tolerance")),
 }
 # The option of the other directive that an author probably meant.
 _OTHER_DIRECTIVE = {
@@ -86,6 +90,18 @@ def parse_format(text: str) -> str:
     return value
 
 
+def parse_tolerance(text: str) -> Decimal:
+    """``5%`` or ``0.05`` -> Decimal("0.05"); ``OptionError`` otherwise."""
+    raw = (text or "").strip()
+    try:
+        value = Decimal(raw[:-1].strip()) / 100 if raw.endswith("%") else Decimal(raw)
+    except InvalidOperation:
+        raise OptionError(f":tolerance: {raw!r} is not a share", hint="e.g. ':tolerance: 5%'") from None
+    if not (0 <= value < 1):
+        raise OptionError(f":tolerance: {raw!r} is not between 0% and 100%", hint="e.g. ':tolerance: 5%'")
+    return value
+
+
 @dataclass(frozen=True)
 class Options:
     """What a directive asks for, read from its raw ``:key: value`` lines."""
@@ -101,6 +117,9 @@ class Options:
     caption: str = ""
     name: str = ""
     classes: tuple[str, ...] = ()
+    symbols: str | None = None  # ``d=4096, L=32`` or ``config``: read against the model (``symbols.bindings_for``)
+    formula: str | None = None  # a stated closed form in the symbols, read once they are bound
+    tolerance: Decimal = Decimal("0.1")  # how far an estimated ``:formula: ~ ...`` may be off
 
 
 @dataclass
@@ -169,6 +188,10 @@ def parse_options(
             # The input-shape parser names its option itself (the CLI uses it too).
             prefix = "" if name in ("input-shape", "input-dtype") else f":{name}: "
             errors.append(OptionError(prefix + exc.message, hint=exc.hint))
+    if "formula" in seen and "symbols" not in seen:
+        errors.append(
+            OptionError(":formula: needs :symbols:, the symbols it is written in", hint="e.g. ':symbols: d=4096, L=32'")
+        )
     if directive == "flopcount" and "input-shape" not in seen:
         errors.append(
             OptionError(
@@ -190,6 +213,9 @@ def parse_options(
             caption=values.get("caption", ""),  # type: ignore[arg-type]
             name=values.get("name", ""),  # type: ignore[arg-type]
             classes=values.get("class", ()),  # type: ignore[arg-type]
+            symbols=values.get("symbols"),  # type: ignore[arg-type]
+            formula=values.get("formula"),  # type: ignore[arg-type]
+            tolerance=values.get("tolerance", Decimal("0.1")),  # type: ignore[arg-type]
         ),
         errors,
     )
@@ -222,4 +248,7 @@ _VALUE_PARSERS = {
     "caption": _text,
     "name": _text,
     "class": _classes,
+    "symbols": _text,
+    "formula": _text,
+    "tolerance": parse_tolerance,
 }

@@ -22,7 +22,7 @@ import keyword
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
@@ -458,18 +458,6 @@ def _number(value: Any) -> str:
 
 def _pct(share: Decimal) -> str:
     return f"{(share * 100).quantize(Decimal('0.1'))}%"
-
-
-def parse_tolerance(text: str) -> Decimal:
-    """``5%`` or ``0.05`` -> Decimal("0.05"); ``OptionError`` otherwise."""
-    raw = (text or "").strip()
-    try:
-        value = Decimal(raw[:-1].strip()) / 100 if raw.endswith("%") else Decimal(raw)
-    except InvalidOperation:
-        raise OptionError(f":tolerance: {raw!r} is not a share", hint="e.g. ':tolerance: 5%'") from None
-    if not (0 <= value < 1):
-        raise OptionError(f":tolerance: {raw!r} is not between 0% and 100%", hint="e.g. ':tolerance: 5%'")
-    return value
 
 
 # -- rows written in the symbols -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .role import ParamcountRole
 # 6: the table's cell data (``RowSpec``, ``TableSpec``) moved to the engine's ``tablespec``.
 # 7: rows carry their layer's class path (links to its documentation).
 # 8: compute tables (``TableSpec.count_column``); the ``flopcount`` directive and role.
-ENV_VERSION = 8
+ENV_VERSION = 9
 
 
 def setup(app: Any) -> dict[str, Any]:

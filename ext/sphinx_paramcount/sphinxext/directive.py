@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from docutils import nodes
 from docutils.parsers.rst.states import Body
@@ -21,7 +21,9 @@ from sphinx.util.docutils import SphinxDirective
 from ..errors import OptionError
 from ..options import Options, parse_options
 from ..render import fmt
+from ..report import Report, Row
 from ..stated import Check
+from ..symbols import bindings_for, check_formula, in_symbols, parse_formula, symbolic
 from ..tablespec import table_spec
 from ..views import at_root, check, view
 from . import nodes as pc_nodes
@@ -214,6 +216,8 @@ class ParamcountDirective(CountDirective):
             return []
         rows = view(report, opts.depth, self.collapse(opts))
         self.check_and_record(check(report, rows, opts.claims), opts, report.target, place)
+        if opts.symbols is not None:
+            report, rows = self._in_symbols(report, rows, opts, place)
         sep = self.config.paramcount_thousands_sep
         out = self.wrap(
             opts,
@@ -224,6 +228,39 @@ class ParamcountDirective(CountDirective):
         if opts.format != "total":
             out[0].extend(pc_nodes.summary(report, sep))
         return out
+
+
+    def _in_symbols(self, report: Report, rows: list[Row], opts: Options, place: Place) -> tuple[Report, list[Row]]:
+        """``:symbols:``: the rows and the whole model written in them, and ``:formula:`` checked."""
+        assert opts.symbols is not None
+        target = report.target
+        bindings, errors = bindings_for(report, opts.symbols)
+        for err in errors:
+            report_problem(self.env, place.location, "option", f"{target}: {err.message}", hint=err.hint)
+        if not bindings:
+            return report, rows
+        model = symbolic(report, rows, bindings)
+        for unused in model.unused:
+            if not unused.source:  # a config's symbols the model does not use are no slip of the author's
+                report_problem(
+                    self.env,
+                    place.location,
+                    "option",
+                    f"{target}: :symbols: {unused.name}={unused.value:,} matches no number of the model",
+                    hint="check its value, or leave it out",
+                    fails=False,
+                )
+        if opts.formula is not None:
+            try:
+                stated = parse_formula(opts.formula, bindings)
+            except OptionError as err:
+                report_problem(self.env, place.location, "option", f"{target}: {err.message}", hint=err.hint)
+            else:
+                wrong = check_formula(stated, model, report.total, report.subject, opts.tolerance)
+                if wrong is not None:
+                    fails = bool(self.config.paramcount_fail_on_mismatch)
+                    report_problem(self.env, place.location, "mismatch", wrong.message, fails=fails)
+        return replace(report, symbolic=model), in_symbols(rows, model)
 
 
 def _is_option(text: str) -> bool:

@@ -42,9 +42,22 @@ def summary(report: Report, sep: str) -> list[nodes.Node]:
     if report.buffers:
         parts.append(f"Buffers (not parameters, not in the total): {fmt(report.buffer_total, sep)}.")
     parts += [f"{line}." for line in not_counted_lines(report, sep)]
+    out = [whole_formula(report, sep)] if report.symbolic is not None else []
     if not parts:
-        return []
-    return [nodes.paragraph(" ".join(parts), " ".join(parts), classes=["paramcount-summary"])]
+        return out
+    return [*out, nodes.paragraph(" ".join(parts), " ".join(parts), classes=["paramcount-summary"])]
+
+
+def whole_formula(report: Report, sep: str) -> nodes.paragraph:
+    """``The whole model: N = 2Vd + L(...) + d = 6,738,415,616``, with a note where two symbols share a value."""
+    assert report.symbolic is not None
+    latex = f"N = {report.symbolic.whole.latex} = {latex_count(report.total, sep)}"
+    para = nodes.paragraph("", "", classes=["paramcount-formula"])
+    para += nodes.Text("The whole model: ")
+    para += math(latex)
+    for note in report.symbolic.notes:
+        para += nodes.Text(f" Note: {note}.")
+    return para
 
 
 def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:

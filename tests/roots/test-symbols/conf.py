@@ -1,0 +1,5 @@
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+extensions = ["sphinx_paramcount", "myst_parser"]

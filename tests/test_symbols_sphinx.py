@@ -1,0 +1,65 @@
+"""``:symbols:`` and ``:formula:`` in a docs build, reST and MyST: the whole model's formula, checked."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+from tests.test_reliability import ROOTS, problems
+from tests.test_trust_sphinx import sphinx_build
+
+SEED = "tests.models.seed:SimpleNet"
+GPT2 = "transformers.AutoModelForCausalLM.from_config(transformers.GPT2Config(n_layer=2))"
+
+
+def test_symbols_and_stated_formulas(tmp_path):
+    build = sphinx_build(ROOTS / "test-symbols", tmp_path / "out")
+    assert build.returncode == 1, build.stderr
+    found = [(f, line, sub, m.split(" (run 'sphinx-paramcount")[0]) for f, line, sub, m in problems(build.stderr)]
+    assert found == [
+        (
+            "index.rst",
+            17,
+            "mismatch",
+            f"stated formula L*(4*d**2 + 2*d*d_ff + d_ff) + P*d + V*d gives 53,545,728 for {GPT2}, but the model "
+            "has 53,561,088: the model has 9*L*d + 2*d more than the stated formula (15,360)",
+        ),
+        (
+            "index.rst",
+            21,
+            "option",
+            f"{SEED}: :symbols: Z=7 matches no number of the model (check its value, or leave it out)",
+        ),
+        (
+            "index.rst",
+            21,
+            "option",
+            f"{SEED}: :formula: uses 'x', which :symbols: does not bind (the bound symbols are C, F, Z)",
+        ),
+        (
+            "index.rst",
+            25,
+            "option",
+            f"{SEED}: :formula: needs :symbols:, the symbols it is written in (e.g. ':symbols: d=4096, L=32')",
+        ),
+        (
+            "myst.md",
+            8,
+            "mismatch",
+            f"stated formula 3*C*k**2 + 4099*F gives 131,600 for {SEED}, but the model has 131,618: "
+            "the model has C + 2 more than the stated formula (18)",
+        ),
+    ]
+    soup = BeautifulSoup((tmp_path / "out" / "index.html").read_text(), "html.parser")
+    formulas = [p.get_text(" ", strip=True) for p in soup.select("p.paramcount-formula")]
+    assert formulas[0] == r"The whole model: \(N = 3\,C\,k^{2} + C + 4099\,F + 2 = 131{,}618\)"
+    assert formulas[1] == (
+        r"The whole model: \(N = L\,\left(4\,d^{2} + 2\,d\,d_{ff} + 9\,d + d_{ff}\right) + P\,d + V\,d + 2\,d"
+        r" = 53{,}561{,}088\)"
+    )
+    # The rows' formulas are written in the symbols; their derivations keep the numbers.
+    first = soup.select("table.paramcount-table")[0]
+    cells = [[c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])] for tr in first.find_all("tr")]
+    conv1 = next(r for r in cells if r and r[0] == "conv1")
+    assert r"\(3\,C\,k^{2} + C\)" in conv1 and r"\(16 \times 3 \times 3 \times 3 + 16\)" in conv1
+    myst = BeautifulSoup((tmp_path / "out" / "myst.html").read_text(), "html.parser")
+    assert [p.get_text(" ", strip=True) for p in myst.select("p.paramcount-formula")][0] == formulas[0]
