@@ -204,3 +204,13 @@ def test_cli_symbols_and_formula() -> None:
     assert wrong.returncode == 1
     assert "the model has 2 more than the stated formula (2)" in wrong.stderr
     assert run(SEED, "--formula", "1").returncode == 2
+
+
+def test_notebook_displays_typeset_the_whole_formula() -> None:
+    report = explain(SEED, symbols="C=16, k=3, F=32")
+    assert (
+        '<p class="paramcount-formula">The whole model: <span class="math notranslate nohighlight">'
+        r"\(N = 3\,C\,k^{2} + C + 4099\,F + 2 = 131{,}618\)</span></p>"
+    ) in report._repr_html_()
+    assert r"\noindent The whole model: $N = 3\,C\,k^{2} + C + 4099\,F + 2 = 131{,}618$\par" in report._repr_latex_()
+    assert "N = 3·C·k^2 + C + 4099·F + 2 = 131,618" in report._repr_markdown_()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 
+from .formulas.expr import latex_int
 from .render import summary_lines
 from .report import Report, Row
 from .tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces, table_spec
@@ -69,12 +70,17 @@ def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
         f"<th{_classes(['head', *HEAD_CLASSES.get(name, [])])}>{html.escape(name)}</th>" for name, _ in columns(spec)
     )
     body = "\n".join(_html_row(r, spec) for r in spec.rows)
-    summary = " ".join(f"{line}." if not line.endswith(".") else line for line in summary_lines(report))
+    summary = " ".join(f"{line}." if not line.endswith(".") else line for line in summary_lines(report, formula=False))
+    whole = ""
+    if report.symbolic is not None:
+        latex = f"N = {report.symbolic.whole.latex} = {latex_int(report.total, sep)}"
+        whole = f'<p class="paramcount-formula">The whole model: <span class="{MATH_CLASS}">\\({html.escape(latex)}\\)</span></p>\n'
     return (
         f'<div class="paramcount {OUTPUT_CLASS}">\n'
         f"<style>{STYLE}</style>\n"
         '<table class="docutils align-default paramcount-table">\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"
+        + whole
         + (f'<p class="paramcount-summary">{html.escape(summary)}</p>\n' if summary else "")
         + "</div>\n"
     )
@@ -188,7 +194,9 @@ def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
     lines += [_latex_row(r, spec) for r in spec.rows if r.kind != "total"]
     lines += [r"\hline", *(_latex_row(r, spec) for r in spec.rows if r.kind == "total"), r"\hline"]
     lines.append(r"\end{longtable}}")
-    summary = summary_lines(report)
+    if report.symbolic is not None:
+        lines.append(rf"\noindent The whole model: $N = {report.symbolic.whole.latex} = {latex_int(report.total)}$\par")
+    summary = summary_lines(report, formula=False)
     if summary:
         lines.append(r"\noindent " + tex_text(" ".join(f"{x}." if not x.endswith(".") else x for x in summary)))
     return "\n".join(lines) + "\n"

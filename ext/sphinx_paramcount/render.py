@@ -179,11 +179,15 @@ def size_text(by_dtype: dict[str, int]) -> str:
     return f"{human(total)} (" + ", ".join(f"{d}: {human(b)}" for d, b in sorted(by_dtype.items())) + ")"
 
 
-def summary_lines(report: Report) -> list[str]:
-    """Trainable, frozen, buffers and size: shown only where they say something."""
+def summary_lines(report: Report, formula: bool = True) -> list[str]:
+    """Trainable, frozen, buffers and size: shown only where they say something.
+
+    With ``formula`` (and symbols), the whole model's formula first, as plain
+    text; an output that typesets it as math passes ``False`` and writes it itself.
+    """
     lines = [root_line(report)] if report.root else []
     if report.symbolic is not None:
-        lines.append(f"N = {plain(report.symbolic.whole.latex)} = {fmt(report.total)}")
+        lines += [f"N = {plain(report.symbolic.whole.latex)} = {fmt(report.total)}"] if formula else []
         lines += [f"Note: {n}" for n in report.symbolic.notes]
     lines += [f"Size: {size_text(report.bytes_by_dtype)}"] if report.bytes_by_dtype else []
     if report.frozen:

@@ -229,7 +229,6 @@ class ParamcountDirective(CountDirective):
             out[0].extend(pc_nodes.summary(report, sep))
         return out
 
-
     def _in_symbols(self, report: Report, rows: list[Row], opts: Options, place: Place) -> tuple[Report, list[Row]]:
         """``:symbols:``: the rows and the whole model written in them, and ``:formula:`` checked."""
         assert opts.symbols is not None
