@@ -28,7 +28,7 @@ class NotAProject(Exception):
 @dataclass(frozen=True)
 class Collected:
     sites: tuple[Site, ...]  # each stated number once, in the order the build read them
-    problems: tuple[Problem, ...]  # every problem other than a mismatch (those are stale sites)
+    problems: tuple[Problem, ...]  # every problem other than a stale number (those are sites)
     read: frozenset[str]  # the real paths of every file the build read: pages, included files, notebooks
     suffixes: tuple[str, ...]  # the project's source suffixes
 
@@ -75,7 +75,7 @@ def collect(srcdir: Path) -> Collected:
     problems: dict[tuple[str, str, str], Problem] = {}
     for docname in sorted(domain.problems):
         for p in domain.problems[docname]:
-            if p.subtype != "mismatch":
+            if p.subtype != "mismatch" or not p.rewritable:
                 problems.setdefault((p.location, p.subtype, p.message), p)
     conf = str(srcdir / "conf.py")
     for message in getattr(app, "paramcount_config_errors", None) or []:

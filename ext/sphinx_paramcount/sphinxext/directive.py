@@ -258,7 +258,15 @@ class ParamcountDirective(CountDirective):
                 wrong = check_formula(stated, model, report.total, report.subject, opts.tolerance)
                 if wrong is not None:
                     fails = bool(self.config.paramcount_fail_on_mismatch)
-                    report_problem(self.env, place.location, "mismatch", wrong.message, fails=fails)
+                    report_problem(
+                        self.env,
+                        place.location,
+                        "mismatch",
+                        wrong.message,
+                        hint="a formula is the author's to correct: 'update' rewrites stated numbers only",
+                        fails=fails,
+                        rewritable=False,
+                    )
         return replace(report, symbolic=model), in_symbols(rows, model)
 
 

@@ -41,6 +41,9 @@ class Problem:
     hint: str  # what to do; in the log line, not the summary
     fails: bool  # whether it fails the build (a downgraded mismatch does not)
     traceback: str = ""  # shown under -v / -T only
+    # A mismatch ``update`` rewrites (a stated number, kept as a ``Site``), not one
+    # only the author can fix (a stated formula): ``update`` lists the others as problems.
+    rewritable: bool = True
 
 
 class ParamcountDomain(Domain):
@@ -150,6 +153,7 @@ def report_problem(
     hint: str = "",
     fails: bool = True,
     exc: BaseException | None = None,
+    rewritable: bool = True,
 ) -> None:
     """Keep a located problem for the end of the build, where it is logged and fails the build."""
     if is_suppressed(env.config, subtype):
@@ -160,7 +164,7 @@ def report_problem(
 
         trace = "".join(traceback.format_exception(exc))
     _domain(env).problems.setdefault(env.docname, []).append(
-        Problem(env.docname, location, subtype, message, hint, fails, trace)
+        Problem(env.docname, location, subtype, message, hint, fails, trace, rewritable)
     )
 
 
