@@ -144,6 +144,26 @@ class LlamaBlock(nn.Module):
         self.gate_proj = nn.Linear(d, ffn, bias=False)
         self.up_proj = nn.Linear(d, ffn, bias=False)
         self.down_proj = nn.Linear(ffn, d, bias=False)
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(h).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(h).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+        # HF Llama's repeat_kv: each KV head serves heads // kv_heads query heads (GQA).
+        k, v = (z.repeat_interleave(self.heads // self.kv_heads, dim=1) for z in (k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, -1)
+        x = x + self.o_proj(y)
+        h = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
 
 
 class Llama2_70B(nn.Module):
@@ -163,6 +183,19 @@ class Llama2_70B(nn.Module):
         self.layers = nn.ModuleList(LlamaBlock(d, heads, kv_heads, ffn) for _ in range(layers))
         self.norm = nn.RMSNorm(d)
         self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.head_dim = d // heads
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        # Rotary position embedding (base 10,000): elementwise, no MACs, but the same tensors as the real model.
+        half = self.head_dim // 2
+        inv_freq = 1.0 / 10000 ** (torch.arange(half, device=idx.device, dtype=torch.float32) / half)
+        angles = torch.outer(torch.arange(idx.shape[1], device=idx.device, dtype=torch.float32), inv_freq)
+        angles = torch.cat((angles, angles), dim=-1)
+        cos, sin = angles.cos(), angles.sin()
+        x = self.embed_tokens(idx)
+        for layer in self.layers:
+            x = layer(x, cos, sin)
+        return self.lm_head(self.norm(x))
 
 
 EXPECTED = {
@@ -170,4 +203,12 @@ EXPECTED = {
     "ResNet50": 25_557_032,
     "GPT2Small": 124_439_808,
     "Llama2_70B": 68_976_648_192,
+}
+
+#: One forward pass's MACs at the benchmark's inputs (FlopCounterMode on meta; FLOPs = 2 x MACs).
+EXPECTED_MACS = {
+    "SimpleNet": 573_504,  # 1, 3, 32, 32
+    "ResNet50": 4_089_184_256,  # 1, 3, 224, 224
+    "GPT2Small": 145_824_153_600,  # 1, 1024 token ids
+    "Llama2_70B": 303_439_439_462_400,  # 1, 4096 token ids
 }
