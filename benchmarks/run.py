@@ -91,6 +91,7 @@ class Run:
     code: int  # exit status; negative: killed by that signal
     out: str
     err: str
+    cpu: float = 0.0  # user + system CPU seconds: what a loaded machine's wall time hides
 
     def json(self) -> dict:
         """The output parsed: the command line's whole JSON, or a worker's last line."""
@@ -145,6 +146,7 @@ def measure(
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime,
         )
 
 
@@ -872,6 +874,7 @@ class ComputeCell:
     rss: int | None = None
     macs: int | None = None
     note: str = ""
+    cpu: float | None = None
     data: dict = field(default_factory=dict)  # the worker's JSON: what the tool reports, its breakdown
 
 
@@ -889,7 +892,7 @@ def compute_cell(tool: str, model: str, params: int, repeats: int, progress: Pro
             needs, available = params * 4, mem_available()  # float32 weights alone
             if needs > 0.8 * available:
                 device = "meta"
-                note = f"run on meta: does not fit in memory (needs ~{needs / GB:.0f} GB, {available / GB:.0f} GB available). "
+                note = f"run on meta: does not fit in memory (needs ~{needs / GB:.0f} GB, {available / GB:.0f} GB available) "
         argv = worker("compute", tool, target, shape, dtype, device)
     runs = []
     for _ in range(repeats):
@@ -907,13 +910,18 @@ def compute_cell(tool: str, model: str, params: int, repeats: int, progress: Pro
     else:
         data = last.json()
         if "missing" in data or "failed" in data:
-            return ComputeCell(None, None, None, note + data.get("missing", data.get("failed", "")), data)
+            return ComputeCell(None, None, None, note + data.get("missing", data.get("failed", "")), None, data)
         totals = {r.json()["macs"] for r in runs}
     macs = totals.pop()
     if totals:
         note += "the total changed between runs"
     return ComputeCell(
-        statistics.median(r.wall for r in runs), int(statistics.median(r.rss for r in runs)), macs, note, data
+        statistics.median(r.wall for r in runs),
+        int(statistics.median(r.rss for r in runs)),
+        macs,
+        note,
+        statistics.median(r.cpu for r in runs),
+        data,
     )
 
 
@@ -943,7 +951,10 @@ def print_compute(models: list[str], cells: dict[tuple[str, str], ComputeCell], 
     )
     print("   engine: sphinx-paramcount TARGET --compute --input-shape ... --format text (the whole table)")
     print("   naive:  a meta build and FlopCounterMode(display=False) around model(x): no rows, no formulas")
-    header = f"{'model':<11} {'input':<17} {'tool':<16} {'wall s':>7} {'peak RSS':>9} {'MACs':>20} {'/ ours':>7}  note"
+    header = (
+        f"{'model':<11} {'input':<19} {'tool':<16} {'wall s':>7} {'CPU s':>6} {'peak RSS':>9} {'MACs':>20} {'/ ours':>7}"
+        "  note"
+    )
     print(header)
     print("-" * len(header))
     for model in models:
@@ -953,17 +964,21 @@ def print_compute(models: list[str], cells: dict[tuple[str, str], ComputeCell], 
             c = cells[model, tool]
             first = (model, f"{shape} {dtype}") if i == 0 else ("", "")
             wall = "-" if c.wall is None else f"{c.wall:.2f}"
+            cpu = "-" if c.cpu is None else f"{c.cpu:.2f}"
             ratio = f"{c.macs / ours:.3f}" if c.macs is not None and ours else "-"
             total = "-" if c.macs is None else f"{c.macs:,}"
             note = c.note
             if tool == "calflops" and "flops" in c.data:
                 note += f"its FLOPs: {c.data['flops']:,} = {c.data['flops'] / c.macs:.3f} x its MACs"
-            print(f"{first[0]:<11} {first[1]:<17} {tool:<16} {wall:>7} {mb(c.rss):>9} {total:>20} {ratio:>7}  {note}")
-        engine, naive = cells[model, "engine"], cells[model, "naive"]
-        if engine.wall and naive.wall:
             print(
-                f"{'':<11} {'':<17} engine / naive, cold: {engine.wall / naive.wall:.2f}x wall, "
-                f"{engine.rss / naive.rss:.2f}x peak RSS"
+                f"{first[0]:<11} {first[1]:<19} {tool:<16} {wall:>7} {cpu:>6} {mb(c.rss):>9} {total:>20} {ratio:>7}"
+                f"  {note}"
+            )
+        engine, naive = cells[model, "engine"], cells[model, "naive"]
+        if engine.wall and naive.wall and engine.rss and naive.rss and engine.cpu and naive.cpu:
+            print(
+                f"{'':<11} {'':<19} engine / naive, cold: {engine.wall / naive.wall:.2f}x wall,"
+                f" {engine.cpu / naive.cpu:.2f}x CPU, {engine.rss / naive.rss:.2f}x peak RSS"
             )
     print(
         "\nWhat each tool's figure is, by the numbers: its total / ours on ResNet50 (99.9% convolutions, where a"
