@@ -863,7 +863,7 @@ def print_coverage(table: list) -> None:
     print(f"target: at most 0.1% of each model's parameters unexplained: {verdict(worst <= 0.001)}")
 
 
-# -- part 5: compute (MACs of one forward pass) ------------------------------------------
+# -- part 6: compute (MACs of one forward pass) ------------------------------------------
 
 
 @dataclass
@@ -946,7 +946,7 @@ def part_compute(models: list[str], params: dict[str, int], repeats: int, progre
 
 def print_compute(models: list[str], cells: dict[tuple[str, str], ComputeCell], repeats: int) -> None:
     print(
-        f"\n5. Compute: MACs of one forward pass, a fresh process each (wall includes Python start-up and import torch);"
+        f"\n6. Compute: MACs of one forward pass, a fresh process each (wall includes Python start-up and import torch);"
         f" engine and naive: median of {repeats}, the other tools: one run"
     )
     print("   engine: sphinx-paramcount TARGET --compute --input-shape ... --format text (the whole table)")
