@@ -910,7 +910,8 @@ def compute_cell(tool: str, model: str, params: int, repeats: int, progress: Pro
     else:
         data = last.json()
         if "missing" in data or "failed" in data:
-            return ComputeCell(None, None, None, note + data.get("missing", data.get("failed", "")), None, data)
+            why = data["missing"] if "missing" in data else f"failed: {data['failed']}"
+            return ComputeCell(None, None, None, note + why, None, data)
         totals = {r.json()["macs"] for r in runs}
     macs = totals.pop()
     if totals:
@@ -980,23 +981,29 @@ def print_compute(models: list[str], cells: dict[tuple[str, str], ComputeCell], 
                 f"{'':<11} {'':<19} engine / naive, cold: {engine.wall / naive.wall:.2f}x wall,"
                 f" {engine.cpu / naive.cpu:.2f}x CPU, {engine.rss / naive.rss:.2f}x peak RSS"
             )
-    print(
-        "\nWhat each tool's figure is, by the numbers: its total / ours on ResNet50 (99.9% convolutions, where a"
-        " count of FLOPs would be about 2x ours)"
-    )
+    units = []
     for tool in COMPUTE_TOOLS:
         c, ours = cells.get(("ResNet50", tool)), cells.get(("ResNet50", "engine"))
         if c is None or c.macs is None or ours is None or not ours.macs:
             continue
         ratio = c.macs / ours.macs
         unit = "MACs" if abs(ratio - 1) < 0.05 else "FLOPs" if abs(ratio - 2) < 0.1 else "neither MACs nor FLOPs"
-        print(f"   {tool:<16} calls it {c.data.get('reports', '?')!r}: {c.macs:,} = {ratio:.3f} x ours: {unit}")
-    print("\nThe tools' own breakdowns, where they give one:")
-    for model in models:
-        for tool in COMPUTE_TOOLS:
-            detail = cells[model, tool].data.get("detail")
-            if detail:
-                print(f"   {model:<11} {tool:<8} {detail}")
+        units.append(f"   {tool:<16} calls it {c.data.get('reports', '?')!r}: {c.macs:,} = {ratio:.3f} x ours: {unit}")
+    if units:
+        print(
+            "\nWhat each tool's figure is, by the numbers: its total / ours on ResNet50 (99.9% convolutions, where a"
+            " count of FLOPs would be about 2x ours)"
+        )
+        print("\n".join(units))
+    details = [
+        f"   {model:<11} {tool:<8} {cells[model, tool].data['detail']}"
+        for model in models
+        for tool in COMPUTE_TOOLS
+        if cells[model, tool].data.get("detail")
+    ]
+    if details:
+        print("\nThe tools' own breakdowns, where they give one:")
+        print("\n".join(details))
 
 
 # -- main -----------------------------------------------------------------------------
