@@ -550,13 +550,15 @@ def setup(app):
     if extensions:
         import sphinx_paramcount.cache as cache
 
-        explain = cache.explain
+        # What the cache calls to build a model (parameters, and compute): every build is logged.
+        for name in ("count_target", "compute_target"):
+            build = getattr(cache, name)
 
-        def counted(*args, **kwargs):
-            _note(f"build {{os.getpid()}} {{args[0]}}")
-            return explain(*args, **kwargs)
+            def counted(*args, _build=build, **kwargs):
+                _note(f"build {{os.getpid()}} {{args[0]}}")
+                return _build(*args, **kwargs)
 
-        cache.explain = counted
+            setattr(cache, name, counted)
 """
 
 PROSE = (
