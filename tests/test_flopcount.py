@@ -234,6 +234,26 @@ def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
     assert shown["2"] == shown["1"]
 
 
+def test_each_forward_pass_is_run_once_before_a_parallel_build_forks(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {str(ROOTS.parent.parent)!r})\n")
+    (src / "conf.py").write_text((src / "conf.py").read_text() + "extensions = ['sphinx_paramcount']\n")
+    pages = [f"page{i}" for i in range(8)]
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
+    linear = "tests.models.counted_builds:logged_linear"
+    for i, page in enumerate(pages):
+        (src / f"{page}.rst").write_text(
+            f"Page {i}\n======\n\n.. flopcount:: {linear}\n   :input-shape: 1, 4\n   :macs: 8\n\n"
+            f"It does :flopcount:`16 FLOPs <{linear} @ 1, 4>`.\n"
+        )
+    log = tmp_path / "builds.log"
+    result = sphinx_build(src, tmp_path / "out", "-j", "2", env={"PARAMCOUNT_BUILD_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    assert len(log.read_text().splitlines()) == 1
+    assert '<span class="flopcount">16 FLOPs</span>' in (tmp_path / "out" / "page3.html").read_text()
+
+
 def test_page_computes_reads_directives_and_roles():
     text = (ROOTS / "test-flopcount" / "index.rst").read_text() + (ROOTS / "test-flopcount" / "gpt2.rst").read_text()
     assert page_computes(text) == {
