@@ -237,8 +237,8 @@ def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
 def test_each_forward_pass_is_run_once_before_a_parallel_build_forks(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {str(ROOTS.parent.parent)!r})\n")
-    (src / "conf.py").write_text((src / "conf.py").read_text() + "extensions = ['sphinx_paramcount']\n")
+    repo = str(ROOTS.parent.parent)
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {repo!r})\nextensions = ['sphinx_paramcount']\n")
     pages = [f"page{i}" for i in range(8)]
     (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
     linear = "tests.models.counted_builds:logged_linear"
