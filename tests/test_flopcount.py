@@ -20,6 +20,7 @@ from sphinx_paramcount.compute_request import ComputeRequest, parse_request, par
 from sphinx_paramcount.errors import OptionError
 from sphinx_paramcount.sphinxext.reading import page_computes
 from sphinx_paramcount.stated import ClaimKey
+from tests.test_pdf import _compile
 from tests.test_reliability import ROOTS, problems, table_rows
 from tests.test_trust_sphinx import sphinx_build
 from tests.test_update_build import update
@@ -220,6 +221,11 @@ def test_latex_writes_the_compute_table_as_a_longtable(app, warning):
     assert "\\sphinxstyletheadfamily \\sphinxAtStartPar\nMACs\n" in table
     assert r"\(1 \times 16 \times 3 \times 3 \times 3 \times 32 \times 32\)" in tex
     assert r"\(442{,}368 + 131{,}072 + 64\)" in tex
+
+
+def test_the_compute_tables_compile_to_pdf(tmp_path):
+    tex = _compile(tmp_path, "test-flopcount")
+    assert r"\begin{longtable}" in tex and "844,836,864 MACs" in tex
 
 
 def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
