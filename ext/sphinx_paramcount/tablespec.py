@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .compute import ComputeReport, ComputeRow
+from .compute_render import macs_cell
+from .count import compact_sum
 from .formulas.expr import regroup
 from .render import fmt, params_cell, state, total_derivation, type_cell
-from .report import Report, Row, percent
+from .report import Report, Row, counted, percent
 
 # Each layer's count beside its name, so the two are read together at any width
 # (a phone's too); then the type, whose arguments the formula and derivation use,
@@ -23,7 +26,9 @@ WIDTHS = (16, 14, 10, 17, 18, 25)
 # The output-shape column, when shown, comes after Type.
 SHAPE_AT, SHAPE_WIDTH = 4, 12
 # The count columns' classes on their headers too: the stylesheets align them right.
-HEAD_CLASSES = {"Parameters": ["paramcount-count"], "Share": ["paramcount-share"]}
+HEAD_CLASSES = {"Parameters": ["paramcount-count"], "MACs": ["paramcount-count"], "Share": ["paramcount-share"]}
+# The count column's place: its header names what is counted ("Parameters", or "MACs" for ``flopcount``).
+COUNT_AT = 1
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class RowSpec:
     note: str
     formula: str
     derivation: str
-    params: str
+    params: str  # the count cell: parameters, or MACs in a compute table
     output_shape: str
     share: float  # percent, rounded to 0.1 for the bar
     share_text: str
@@ -54,6 +59,7 @@ class RowSpec:
 class TableSpec:
     shapes: bool  # whether the output-shape column is shown
     rows: tuple[RowSpec, ...]
+    count_column: str = "Parameters"  # the count column's header: "MACs" for a compute table
 
 
 def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
@@ -97,6 +103,49 @@ def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
     return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs))
 
 
+def compute_table_spec(report: ComputeReport, rows: list[ComputeRow], sep: str) -> TableSpec:
+    """The ``flopcount`` table: the same columns and cells, MACs in the count column.
+
+    ``rows`` is a view of the report (``compute_views.compute_view``): a
+    repeat row stands for its copies, its detail rows are shown, not added.
+    A row whose MACs were measured (no formula applies) has no formula; the
+    summary under the table says why.
+    """
+    specs = []
+    for r in rows:
+        share, share_text = _share(r.macs, report.macs, r.detail)
+        specs.append(
+            RowSpec(
+                kind="detail" if r.detail else "row",
+                name=r.name or "(root)",
+                type=type_cell(r),
+                note="",  # a measured row's reason is listed under the table (its formula cell says "measured")
+                formula=regroup(r.formula, sep),
+                derivation=regroup(r.derivation, sep),
+                params=macs_cell(r, sep),
+                output_shape=r.output_shape,
+                share=share,
+                share_text=share_text,
+            )
+        )
+    share, share_text = _share(report.macs, report.macs, False)
+    specs.append(
+        RowSpec(
+            kind="total",
+            name="Total",
+            type="",
+            note="",
+            formula="",
+            derivation=regroup(compact_sum([r.macs for r in counted(rows)]), sep),
+            params=fmt(report.macs, sep),
+            output_shape="",
+            share=share,
+            share_text=share_text,
+        )
+    )
+    return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs), count_column="MACs")
+
+
 def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:
     """Percent of the total: rounded for the bar, and as the cell shows it."""
     pct = 100 * part / whole if whole else 0.0
@@ -107,6 +156,7 @@ def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:
 def columns(spec: TableSpec) -> list[tuple[str, int]]:
     """The table's column headers in order, each with its relative width."""
     out = list(zip(COLUMNS, WIDTHS))
+    out[COUNT_AT] = (spec.count_column, WIDTHS[COUNT_AT])
     if spec.shapes:
         out.insert(SHAPE_AT, ("Output shape", SHAPE_WIDTH))
     return out

@@ -8,6 +8,7 @@ from .. import __version__
 from .autodoc import setup_autodoc
 from .config import setup_config
 from .directive import ParamcountDirective
+from .flopcount import setup_flopcount
 from .links import setup_links
 from .nodes import setup_nodes
 from .notebook_outputs import setup_notebook_outputs
@@ -24,7 +25,8 @@ from .role import ParamcountRole
 # 5: table rows carry a frozen/trainable state; Total derivations grouped.
 # 6: the table's cell data (``RowSpec``, ``TableSpec``) moved to the engine's ``tablespec``.
 # 7: rows carry their layer's class path (links to its documentation).
-ENV_VERSION = 7
+# 8: compute tables (``TableSpec.count_column``); the ``flopcount`` directive and role.
+ENV_VERSION = 8
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -38,6 +40,7 @@ def setup(app: Any) -> dict[str, Any]:
     setup_notebook_outputs(app)
     app.add_directive("paramcount", ParamcountDirective)
     app.add_role("paramcount", ParamcountRole())
+    setup_flopcount(app)
     setup_autodoc(app)
     return {
         "version": __version__,

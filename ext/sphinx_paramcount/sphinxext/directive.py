@@ -1,4 +1,4 @@
-"""The ``paramcount`` directive: a derivation of the model's count, checked.
+"""The ``paramcount`` directive, and what it shares with ``flopcount`` (``CountDirective``).
 
 docutils and MyST stop a directive at its first malformed option (an unknown
 or repeated option, a body where none belongs) with an error of their own:
@@ -11,6 +11,8 @@ rest of the directive still renders and is still checked.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from docutils import nodes
 from docutils.parsers.rst.states import Body
@@ -19,8 +21,8 @@ from sphinx.util.docutils import SphinxDirective
 from ..errors import OptionError
 from ..options import Options, parse_options
 from ..render import fmt
-from ..report import Report, Row
 from ..stated import Check
+from ..tablespec import table_spec
 from ..views import at_root, check, view
 from . import nodes as pc_nodes
 from . import table as pc_table
@@ -33,7 +35,23 @@ _FIELD_MARKER = re.compile(Body.patterns["field_marker"])
 _UNSPACED = re.compile(r"^:(?P<name>[a-z][a-z-]*):(?P<value>[^\s:].*)$")
 
 
-class ParamcountDirective(SphinxDirective):
+@dataclass(frozen=True)
+class Place:
+    """Where a directive is: what ``get_source_info()`` gave, and the confirmed ``path:line``."""
+
+    source: str | None
+    line: int | None
+    location: str
+
+
+class CountDirective(SphinxDirective):
+    """What ``paramcount`` and ``flopcount`` share: the option block, its problems, checking, the wrapper.
+
+    A subclass names itself (``kind``, as registered) and says what it shows
+    (``show``); the options it takes are ``options.parse_options``'s for that kind.
+    """
+
+    kind = "paramcount"
     required_arguments = 0  # a missing target is our error to report, not docutils'
     optional_arguments = 1
     final_argument_whitespace = True  # a call may contain spaces: Conv2d(16, 8, ...)
@@ -43,34 +61,68 @@ class ParamcountDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         source, line = self.get_source_info()
         # The directive's own first line confirms its line in the file (MyST's block_text starts at the options).
-        first = "{paramcount}" if self._myst() else (self.block_text.splitlines() or [""])[0]
-        location = source_location(self.env, source, line, first, directive=True)
+        first = f"{{{self.kind}}}" if self._myst() else (self.block_text.splitlines() or [""])[0]
+        place = Place(source, line, source_location(self.env, source, line, first, directive=True))
         target_lines, items, errors = self._read_block()
         target = " ".join(" ".join(target_lines).split())
-        parsed = parse_options(items, device=self.config.paramcount_device)
+        parsed = parse_options(items, device=self.config.paramcount_device, directive=self.kind)
         errors += parsed.errors
         if not target:
-            errors.append(OptionError("the directive names no model", hint="write '.. paramcount:: pkg.module:Model'"))
+            errors.append(
+                OptionError("the directive names no model", hint=f"write '.. {self.kind}:: pkg.module:Model'")
+            )
         for err in errors:
             message = f"{target}: {err.message}" if target else err.message
-            report_problem(self.env, location, "option", message, hint=err.hint)
+            report_problem(self.env, place.location, "option", message, hint=err.hint)
         if not target:
             return []
-        opts = parsed.options
-        report = report_for(self.env, location, target, opts.device, opts.input_shape)
-        if report is None:
-            return []
-        try:
-            report = at_root(report, opts.root)
-        except OptionError as err:
-            report_problem(self.env, location, "option", f"{target}: {err.message}", hint=err.hint)
-            return []
-        collapse = self.config.paramcount_collapse_repeats and not opts.expand_repeats
-        rows = view(report, opts.depth, collapse)
-        result = self._check(report, rows, opts, location)
+        return self.show(target, parsed.options, place)
+
+    def show(self, target: str, opts: Options, place: Place) -> list[nodes.Node]:
+        """The nodes for ``target``; its problems reported at ``place``."""
+        raise NotImplementedError
+
+    def check_and_record(self, result: Check, opts: Options, target: str, place: Place) -> None:
+        """Report unknown rows and mismatches (an engine ``Check``), and keep each checked number for ``update``."""
+        for unknown in result.unknown:
+            report_problem(self.env, place.location, "option", f"{target}: {unknown.message}", hint=unknown.hint)
+        fails = bool(self.config.paramcount_fail_on_mismatch)
+        for mismatch in result.mismatches:
+            report_problem(
+                self.env, place.location, "mismatch", mismatch.message, hint=update_hint(place.location), fails=fails
+            )
         claims = [("expect" if c.key.what == "row" else c.key.what, c) for c in opts.claims]
-        record_sites(self.env, source, line, location, self.block_text, report.target, claims, result)
-        return self._render(report, rows, opts)
+        record_sites(self.env, place.source, place.line, place.location, self.block_text, target, claims, result)
+
+    def wrap(
+        self, opts: Options, total: str, table: Callable[[], nodes.Node], prose: Callable[[], list[nodes.Node]]
+    ) -> list[nodes.Node]:
+        """The ``:format:``'s nodes, named and classed: the bare ``total``, or ``table()`` or ``prose()``.
+
+        The summary is the caller's to append to the container returned.
+        """
+        classes = [self.kind, *opts.classes]
+        if opts.name:
+            self.options["name"] = opts.name  # read by add_name
+        if opts.format == "total":
+            para = nodes.paragraph(total, total, classes=classes)
+            self.add_name(para)
+            return [para]
+        container = nodes.container(classes=classes)
+        if opts.format == "table":
+            tbl = table()
+            self.add_name(tbl)
+            container += tbl
+        else:
+            if opts.caption:
+                container += nodes.paragraph("", "", nodes.strong(opts.caption, opts.caption))
+            self.add_name(container)
+            container.extend(prose())
+        self.set_source_info(container)
+        return [container]
+
+    def collapse(self, opts: Options) -> bool:
+        return bool(self.config.paramcount_collapse_repeats) and not opts.expand_repeats
 
     # -- the option block --------------------------------------------------------------------
 
@@ -145,40 +197,33 @@ class ParamcountDirective(SphinxDirective):
     def _myst(self) -> bool:
         return type(self.state).__module__.startswith("myst_parser")
 
-    # -- checking and rendering ----------------------------------------------------------------
 
-    def _check(self, report: Report, rows: list[Row], opts: Options, location: str) -> Check:
-        result = check(report, rows, opts.claims)
-        for unknown in result.unknown:
-            report_problem(self.env, location, "option", f"{report.target}: {unknown.message}", hint=unknown.hint)
-        fails = bool(self.config.paramcount_fail_on_mismatch)
-        for mismatch in result.mismatches:
-            report_problem(self.env, location, "mismatch", mismatch.message, hint=update_hint(location), fails=fails)
-        return result
+class ParamcountDirective(CountDirective):
+    """``.. paramcount:: TARGET``: the parameters' derivation table, its stated numbers checked."""
 
-    def _render(self, report: Report, rows: list[Row], opts: Options) -> list[nodes.Node]:
+    kind = "paramcount"
+
+    def show(self, target: str, opts: Options, place: Place) -> list[nodes.Node]:
+        report = report_for(self.env, place.location, target, opts.device, opts.input_shape, opts.input_dtype)
+        if report is None:
+            return []
+        try:
+            report = at_root(report, opts.root)
+        except OptionError as err:
+            report_problem(self.env, place.location, "option", f"{target}: {err.message}", hint=err.hint)
+            return []
+        rows = view(report, opts.depth, self.collapse(opts))
+        self.check_and_record(check(report, rows, opts.claims), opts, report.target, place)
         sep = self.config.paramcount_thousands_sep
-        classes = ["paramcount", *opts.classes]
-        if opts.name:
-            self.options["name"] = opts.name  # read by add_name
-        if opts.format == "total":
-            text = fmt(report.total, sep)
-            para = nodes.paragraph(text, text, classes=classes)
-            self.add_name(para)
-            return [para]
-        container = nodes.container(classes=classes)
-        if opts.format == "table":
-            tbl = pc_table.table(report, rows, sep, opts.caption)
-            self.add_name(tbl)
-            container += tbl
-        else:
-            if opts.caption:
-                container += nodes.paragraph("", "", nodes.strong(opts.caption, opts.caption))
-            self.add_name(container)
-            container.extend(pc_nodes.derivation(report, rows, sep))
-        container.extend(pc_nodes.summary(report, sep))
-        self.set_source_info(container)
-        return [container]
+        out = self.wrap(
+            opts,
+            fmt(report.total, sep),
+            lambda: pc_table.table(table_spec(report, rows, sep), opts.caption),
+            lambda: pc_nodes.derivation(report, rows, sep),
+        )
+        if opts.format != "total":
+            out[0].extend(pc_nodes.summary(report, sep))
+        return out
 
 
 def _is_option(text: str) -> bool:

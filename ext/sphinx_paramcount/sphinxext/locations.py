@@ -54,7 +54,7 @@ def source_location(env: Any, source: str | None, line: int | None, text: str = 
     directive's line is never before the one docutils gives; a role's may be
     one before (inside tables and lists).
     """
-    back = 1 if not directive or text == "{paramcount}" else 0  # MyST 2 gives an include's directives one late
+    back = 1 if not directive or text in _MYST_FENCES else 0  # MyST 2 gives an include's directives one late
     if not source:
         source = str(env.doc2path(env.docname))
     setting = _CONF_STRINGS.get(source)
@@ -103,9 +103,9 @@ def _holding_line(lines: list[str], line: int, text: str, back: int) -> int:
     """
     first = _first_line(text)
     if first:
-        fence = _MYST_FENCE if first == "{paramcount}" else None
+        fence = _MYST_FENCES.get(first)
         # MyST gives a role the raw text of its reST form: the file holds the MyST form.
-        myst = first.replace(":paramcount:`", "{paramcount}`", 1)
+        myst = _REST_ROLE.sub(r"{\1}`", first, count=1)
         for number in range(max(line - back, 1), min(line + _LOOK_AHEAD, len(lines)) + 1):
             held = lines[number - 1]
             if fence.search(held) if fence else first in held or myst in held:
@@ -123,7 +123,10 @@ def _first_line(text: str) -> str:
 
 
 # A MyST directive's opening fence (in a blockquote too).
-_MYST_FENCE = re.compile(r"^[\s>]*(?:`{3,}|:{3,})\{paramcount\}")
+_MYST_FENCES = {
+    f"{{{name}}}": re.compile(rf"^[\s>]*(?:`{{3,}}|:{{3,}})\{{{name}\}}") for name in ("paramcount", "flopcount")
+}
+_REST_ROLE = re.compile(r"^:(paramcount|flopcount):`")
 
 
 def _file_lines(path: str) -> list[str]:

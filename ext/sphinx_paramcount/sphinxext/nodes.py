@@ -7,6 +7,7 @@ Formulas are real ``math`` nodes, so HTML loads MathJax and LaTeX gets
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from docutils import nodes
@@ -16,7 +17,6 @@ from ..count import latex_sum
 from ..formulas.expr import latex_int, regroup
 from ..render import (
     FROZEN_LEGEND,
-    counted,
     fmt,
     mixed,
     not_counted_lines,
@@ -49,36 +49,61 @@ def summary(report: Report, sep: str) -> list[nodes.Node]:
 
 def derivation(report: Report, rows: list[Row], sep: str) -> list[nodes.Node]:
     """The seed notebook's prose: factors, formula, substitution, result; then the sum."""
+    steps = [Steps(r.name, type_cell(r), r.formula, r.legend, r.derivation, r.params, r.note, r.detail) for r in rows]
+    return derivation_prose(steps, report.total, sep, ("Number of parameters", "Total parameters"))
+
+
+@dataclass(frozen=True)
+class Steps:
+    """One row of the prose, of either table: what ``derivation_prose`` writes out."""
+
+    name: str
+    label: str
+    formula: str  # symbolic LaTeX; "" for a measured number
+    legend: tuple[tuple[str, str, int], ...]
+    derivation: str
+    count: int
+    note: str
+    detail: bool  # shown, already counted by the row above
+
+
+def derivation_prose(steps: list[Steps], total: int, sep: str, words: tuple[str, str]) -> list[nodes.Node]:
+    """Each row's formula, named factors and substitution; then the total as their sum.
+
+    ``words``: how the formula and the count are introduced (``Number of
+    parameters``, ``Total parameters``; ``MACs`` twice for compute).
+    """
+    formula_words, count_words = words
     items = nodes.enumerated_list(enumtype="arabic", prefix="", suffix=".")
-    for r in rows:
+    for r in steps:
         item = nodes.list_item()
         head = nodes.paragraph()
         head += nodes.strong(r.name or "(root)", r.name or "(root)")
-        head += nodes.Text(f": {type_cell(r)}")
+        head += nodes.Text(f": {r.label}")
         item += head
         facts = nodes.bullet_list()
-        facts += _bullet(nodes.Text("Number of parameters = "), math(regroup(r.formula, sep)))
-        for symbol, words, value in r.legend:
-            facts += _bullet(nodes.Text(f"{words} "), math(symbol), nodes.Text(f": {fmt(value, sep)}"))
+        if r.formula:
+            facts += _bullet(nodes.Text(f"{formula_words} = "), math(regroup(r.formula, sep)))
+        for symbol, meaning, value in r.legend:
+            facts += _bullet(nodes.Text(f"{meaning} "), math(symbol), nodes.Text(f": {fmt(value, sep)}"))
         facts += _bullet(
-            nodes.Text("Total parameters: "), math(f"{regroup(r.derivation, sep)} = {_latex_count(r.params, sep)}")
+            nodes.Text(f"{count_words}: "), math(f"{regroup(r.derivation, sep)} = {latex_count(r.count, sep)}")
         )
         if r.note:
             facts += _bullet(nodes.emphasis("", f"Note: {r.note}"))
         item += facts
         items += item
     final = nodes.paragraph()
-    final += nodes.Text("Total parameters: ")
-    if len(counted(rows)) > 1:
-        final += math(
-            f"{regroup(latex_sum([r.params for r in counted(rows)]), sep)} = {_latex_count(report.total, sep)}"
-        )
+    final += nodes.Text(f"{count_words if count_words.startswith('Total') else 'Total ' + count_words}: ")
+    counted_steps = [r.count for r in steps if not r.detail]
+    if len(counted_steps) > 1:
+        final += math(f"{regroup(latex_sum(counted_steps), sep)} = {latex_count(total, sep)}")
     else:
-        final += nodes.strong(fmt(report.total, sep), fmt(report.total, sep))
+        final += nodes.strong(fmt(total, sep), fmt(total, sep))
     return [items, final]
 
 
-def _latex_count(n: int, sep: str) -> str:
+def latex_count(n: int, sep: str) -> str:
     """A count in math, grouped as ``fmt`` groups it in text (from 1,000)."""
     return latex_int(n, sep, group_from=1000)
 

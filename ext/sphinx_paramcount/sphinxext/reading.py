@@ -8,26 +8,60 @@ from __future__ import annotations
 
 import gc
 import re
-from typing import Any
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sphinx.util import logging
 
-from ..cache import cached_explain
-from ..errors import ParamcountError
+from ..cache import cached_compute, cached_explain
+from ..compute_request import ComputeRequest, parse_request
+from ..errors import OptionError, ParamcountError
 from ..formulas.registry import default_registry
 from ..report import Report
 from ..sources import target_sources
 from .problems import note, report_problem
 
+if TYPE_CHECKING:
+    from ..compute import ComputeReport
+
 logger = logging.getLogger("sphinx_paramcount")
 
 
 def report_for(
-    env: Any, location: str, target: str, device: str, input_shape: tuple[int, ...] | None = None
+    env: Any,
+    location: str,
+    target: str,
+    device: str,
+    input_shape: tuple[int, ...] | None = None,
+    input_dtype: str = "float32",
 ) -> Report | None:
     """The model's report, or ``None`` after reporting a located problem."""
+    return _built(
+        env, location, target, lambda: cached_explain(target, device, input_shape, input_dtype), device, input_shape
+    )
+
+
+def compute_for(
+    env: Any, location: str, target: str, device: str, input_shape: tuple[int, ...], input_dtype: str
+) -> ComputeReport | None:
+    """The MACs of one forward pass of the model (``compute.ComputeReport``), or ``None`` after reporting a problem.
+
+    A forward pass that fails is a located ``paramcount.instantiate`` problem naming the layer.
+    """
+    return _built(
+        env, location, target, lambda: cached_compute(target, device, input_shape, input_dtype), device, input_shape
+    )
+
+
+_Built = TypeVar("_Built", Report, "ComputeReport")
+
+
+def _built(
+    env: Any, location: str, target: str, build: Callable[[], _Built], device: str, input_shape: Any
+) -> _Built | None:
     try:
-        report = cached_explain(target, device, input_shape)
+        report = build()
     except ParamcountError as exc:
         report_problem(env, location, exc.subtype, exc.message, hint=exc.hint, exc=exc)
         _depend_on_target(env, target)
@@ -64,6 +98,32 @@ def page_targets(text: str) -> set[str]:
     return {" ".join(t.split()) for t in targets}
 
 
+# ``flopcount`` directives with their ``:name: value`` option lines (reST and MyST), and roles.
+_FLOP_DIRECTIVE = re.compile(
+    r"^\s*(?:\.\.\s+flopcount::|(?:`{3,}|:{3,})\{flopcount\})[ \t]*(?P<target>\S.*?)[ \t]*$"
+    r"(?P<options>(?:\n[ \t>]*:[\w-]+:.*$)*)",
+    re.MULTILINE,
+)
+_FLOP_ROLE = re.compile(r"(?::flopcount:|\{flopcount\})`(?:[^`<]*<(?P<explicit>[^`>]+)>|(?P<bare>[^`<>]+))`")
+_OPTION = re.compile(r"^[ \t>]*:(?P<name>input-shape|input-dtype):[ \t]*(?P<value>.*?)[ \t]*$", re.MULTILINE)
+
+
+def page_computes(text: str) -> set[ComputeRequest]:
+    """The forward passes a page's ``flopcount`` directives and roles ask for; malformed ones are left out."""
+    texts = [m.group("explicit") or m.group("bare") for m in _FLOP_ROLE.finditer(text)]
+    for m in _FLOP_DIRECTIVE.finditer(text):
+        given = {o["name"]: o["value"] for o in _OPTION.finditer(m["options"])}
+        if "input-shape" in given:
+            texts.append(f"{m['target']} @ {given['input-shape']} {given.get('input-dtype', '')}")
+    out = set()
+    for request in texts:
+        try:
+            out.add(parse_request(request))
+        except OptionError:
+            continue  # reported by the directive or role itself
+    return out
+
+
 def prepare(app: Any, env: Any, docnames: list[str]) -> None:
     """Before the pages are read: load torch and the formulas once, and keep the GC off them.
 
@@ -73,7 +133,9 @@ def prepare(app: Any, env: Any, docnames: list[str]) -> None:
     forked readers inherit the parent's cache, so each model is built once
     instead of once per reader process.
     """
-    texts = [text for text in map(_read, (env.doc2path(d) for d in docnames)) if "paramcount" in text]
+    texts = [
+        text for text in map(_read, (env.doc2path(d) for d in docnames)) if "paramcount" in text or "flopcount" in text
+    ]
     if not texts:
         return
     # ``import torch`` makes about 235,000 objects that live as long as the
@@ -89,7 +151,7 @@ def prepare(app: Any, env: Any, docnames: list[str]) -> None:
         if was_enabled:
             gc.enable()
     if getattr(app, "parallel", 0) > 1:
-        prebuild(env, sorted(set().union(*map(page_targets, texts))))
+        prebuild(env, sorted(set().union(*map(page_targets, texts))), set().union(*map(page_computes, texts)))
     freeze_gc(app)
 
 
@@ -123,16 +185,21 @@ def _read(path: Any) -> str:
         return ""
 
 
-def prebuild(env: Any, targets: list[str]) -> None:
-    """Build these targets into the cache.
+def prebuild(env: Any, targets: list[str], computes: Iterable[ComputeRequest] = ()) -> None:
+    """Build these targets, and run these forward passes, into the cache.
 
     Failures are ignored here: the directive that names the target reports
     them, located, when it is read.
     """
     device = env.config.paramcount_device
-    for target in targets:
+    builds: list[Callable[[], object]] = [partial(cached_explain, target, device) for target in targets]
+    builds += [
+        partial(cached_compute, c.target, device, c.input_shape, c.input_dtype)
+        for c in sorted(computes, key=lambda c: (c.target, c.input_shape, c.input_dtype))
+    ]
+    for build in builds:
         try:
-            cached_explain(target, device)
+            build()
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:

@@ -31,16 +31,15 @@ from docutils import nodes
 from sphinx.transforms import SphinxTransform
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
-from ..report import Report, Row
-from ..tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces, table_spec
+from ..tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces
 
 
 class table_rows(nodes.General, nodes.Element):  # noqa: N801 (docutils node classes are lower case)
     """Stands for a table's tgroup until it is written; ``spec`` holds the cells."""
 
 
-def table(report: Report, rows: list[Row], sep: str, caption: str = "") -> nodes.table:
-    spec = table_spec(report, rows, sep)
+def table(spec: TableSpec, caption: str = "") -> nodes.table:
+    """A table node of either kind (``tablespec.table_spec``, ``tablespec.compute_table_spec``)."""
     tbl = nodes.table(classes=["paramcount-table"])
     if caption:
         tbl += nodes.title(caption, caption)
@@ -95,11 +94,17 @@ def _row(r: RowSpec, shapes: bool) -> nodes.row:
         share,
         _entry(*label, classes=["paramcount-type"]),
         *(
-            [_entry(nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text(""))]
+            [
+                _entry(
+                    nodes.literal(r.output_shape, r.output_shape) if r.output_shape else nodes.Text(""),
+                    classes=["paramcount-shape"],
+                )
+            ]
             if shapes
             else []
         ),
-        _entry(*(tied_to(r.tied) if r.tied else [math(r.formula)])),
+        # No formula: a compute row whose MACs were measured (its note says why).
+        _entry(*(tied_to(r.tied) if r.tied else [math(r.formula)] if r.formula else [_measured()])),
         _entry(*(tied_to(r.tied) if r.tied else [math(r.derivation)])),
     ]
     classes = ["paramcount-detail"] if r.kind == "detail" else []
@@ -134,6 +139,11 @@ def _entry(*children: nodes.Node, classes: list[str] | None = None) -> nodes.ent
     para = nodes.paragraph()
     para.extend(children)
     return nodes.entry("", para, classes=classes or [])
+
+
+def _measured() -> nodes.Node:
+    """The formula cell of a row whose MACs were measured, not derived (the summary says why)."""
+    return nodes.emphasis("measured", "measured", classes=["paramcount-note"])
 
 
 class layer_name(nodes.literal):  # noqa: N801 (docutils node classes are lower case)
@@ -281,7 +291,7 @@ def rows_as_list(spec: TableSpec, table: nodes.table) -> nodes.container:
             para += [nodes.strong(r.name, r.name), nodes.Text(": ")]
         else:
             para += [nodes.literal(r.name, r.name), nodes.Text(f" ({r.type}{', ' + r.state if r.state else ''}): ")]
-            para += [math(r.formula), nodes.Text(" = ")]
+            para += [math(r.formula), nodes.Text(" = ")] if r.formula else []
         para += [math(r.derivation), nodes.Text(" = ")]
         para += nodes.strong(r.params, r.params) if r.kind == "total" else nodes.Text(r.params)
         if r.output_shape:
