@@ -180,6 +180,7 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
         ("index.rst", 28, "option"),
         ("index.rst", 30, "option"),
         ("index.rst", 30, "option"),
+        ("index.rst", 35, "mismatch"),
     ]
     messages = [m.split(" (run 'sphinx-paramcount")[0] for *_, m in found]
     seed = f"{SEED} at input (1, 3, 32, 32)"
@@ -196,6 +197,10 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
     assert "input dtype 'long' is not one of" in messages[8]
     assert "unknown option :total:" in messages[9]
     assert ":expect: names row 'fc3'" in messages[10]
+    # A role states its measure in its title: the 2x hint names the word to write there, not an option.
+    assert messages[11] == (
+        f"stated 573,504 FLOPs for {seed}, but the model does 573,504 MACs = 1,147,008 FLOPs: did you mean MACs?"
+    )
     # Nothing the author wrote is lost: a role that failed is shown as written.
     html = (tmp_path / "out" / "index.html").read_text()
     assert f'<span class="problematic">:flopcount:`573,504 &lt;{SEED} &#64; 1, 3, 32, 32&gt;`</span>' in html
