@@ -81,7 +81,7 @@ def test_rst_table_roles_and_formats_show_the_seed_macs(app, warning):
         ["fc2", "64", "<0.1%", "Linear(32, 2)", "(1, 2)"],
         ["Total", "573,504", "100.0%", "", ""],
     ]
-    assert body["conv1"][5] == r"\(N \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}\)"
+    assert body["conv1"][5] == r"\(B \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}\)"
     assert body["conv1"][6] == r"\(1 \times 16 \times 3 \times 3 \times 3 \times 32 \times 32\)"
     assert body["Total"][6] == r"\(442{,}368 + 131{,}072 + 64\)"
     soup = BeautifulSoup(html, "html.parser")
@@ -91,7 +91,7 @@ def test_rst_table_roles_and_formats_show_the_seed_macs(app, warning):
         + CONVENTION
     )
     # The table's symbols, each once, with what it stands for.
-    assert summary[1].startswith(r"Symbols: \(N\): batch size; \(C_{out}\): number of filters (output channels);")
+    assert summary[1].startswith(r"Symbols: \(B\): batch size; \(C_{out}\): number of filters (output channels);")
     # The same CSS classes as the parameter table: its count column aligned, its sticky name column.
     assert soup.select_one("div.flopcount th.paramcount-count").get_text() == "MACs"
     assert soup.select_one("div.flopcount code.paramcount-name").get_text() == "conv1"
