@@ -201,3 +201,10 @@ EXPECTED = {
     "GPT2Small": 124_439_808,
     "Llama2_70B": 68_976_648_192,
 }
+#: One forward pass's MACs at the benchmark's inputs (FlopCounterMode on meta; FLOPs = 2 x MACs).
+EXPECTED_MACS = {
+    "SimpleNet": 573_504,  # 1, 3, 32, 32
+    "ResNet50": 4_089_184_256,  # 1, 3, 224, 224
+    "GPT2Small": 145_824_153_600,  # 1, 1024 token ids
+    "Llama2_70B": 303_439_439_462_400,  # 1, 4096 token ids
+}

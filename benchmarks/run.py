@@ -18,6 +18,10 @@ starting Python and ``import torch``, and its peak RSS is that process's own
    ``sphinx-build`` of it (target: within 1.5x, each model built once).
 5. Formula coverage (not timed): per real architecture, the share
    of parameters in rows with neither a named formula nor a legend.
+6. Compute: the command line's compute table (``--compute``) of each model
+   at a fixed input, the 70B decoder at 4,096 tokens (target: < 10 s, < 1 GB),
+   against a bare ``FlopCounterMode`` pass on meta, and the totals fvcore,
+   ptflops (both backends), thop and calflops give, where installed.
 
 The script imports neither torch nor the engine itself: only its workers do.
 """
@@ -46,7 +50,16 @@ EXT = ROOT / "ext"
 MODELS = ["SimpleNet", "ResNet50", "GPT2Small", "Llama2_70B"]
 TOOLS = ["engine", "meta floor", "naive cpu", "torchinfo", "fvcore"]
 CPU_TOOLS = ("naive cpu", "torchinfo", "fvcore")
-PARTS = ["count", "warm", "site", "update", "coverage"]
+PARTS = ["count", "warm", "site", "update", "coverage", "compute"]
+
+# The compute part: each model's input (shape, dtype) and the other tools it runs.
+COMPUTE_INPUTS = {
+    "SimpleNet": ("1,3,32,32", "float32"),
+    "ResNet50": ("1,3,224,224", "float32"),
+    "GPT2Small": ("1,1024", "int64"),
+    "Llama2_70B": ("1,4096", "int64"),
+}
+COMPUTE_TOOLS = ["fvcore", "ptflops pytorch", "ptflops aten", "thop", "calflops"]
 
 # The site's ten targets: three models of benchmarks/models.py and seven torch.nn calls.
 SITE_TARGETS = [
@@ -78,6 +91,7 @@ class Run:
     code: int  # exit status; negative: killed by that signal
     out: str
     err: str
+    cpu: float = 0.0  # user + system CPU seconds: what a loaded machine's wall time hides
 
     def json(self) -> dict:
         """The output parsed: the command line's whole JSON, or a worker's last line."""
@@ -132,6 +146,7 @@ def measure(
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
+            usage.ru_utime + usage.ru_stime,
         )
 
 
@@ -254,6 +269,105 @@ def work_coverage() -> list:
     return coverage_table()
 
 
+def work_compute(tool: str, target: str, shape_text: str, dtype_name: str, device: str) -> dict:
+    """One forward pass's MACs as ``tool`` counts them; the last line printed is JSON.
+
+    ``naive`` is the bare way: a meta build and ``FlopCounterMode`` around the
+    call, no rows, no formulas.  The other tools run on a model built on
+    ``device`` (CPU where it fits, else meta), in eval mode without grad, on
+    zeros of the input.  ``macs`` is the tool's figure in MACs (calflops gives
+    both); ``detail`` is the tool's own breakdown, where it gives one cheaply.
+    """
+    import importlib.util
+
+    if tool != "naive" and importlib.util.find_spec(tool.split()[0]) is None:
+        return {"missing": "not installed"}
+    import torch
+
+    shape = tuple(int(s) for s in shape_text.split(","))
+    dtype = getattr(torch, dtype_name)
+    factory = _resolve(target)
+    if tool == "naive":
+        from torch.utils.flop_counter import FlopCounterMode
+
+        from benchmarks.models import EXPECTED_MACS
+
+        with torch.device("meta"):
+            model = factory()
+        x = torch.zeros(shape, dtype=dtype, device="meta")
+        with FlopCounterMode(display=False) as counter:
+            model(x)
+        return {"macs": counter.get_total_flops() // 2, "expected": EXPECTED_MACS[target.partition(":")[2]]}
+    with torch.device(device):
+        model = factory()
+    model.eval()
+    x = torch.zeros(shape, dtype=dtype, device=device)
+    try:
+        with torch.no_grad():
+            return _tool_macs(tool, model, x)
+    except Exception as exc:  # the tool's own failure is a result, not the benchmark's
+        return {"failed": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"}
+
+
+def _tool_macs(tool: str, model, x) -> dict:
+    import inspect
+
+    if tool == "fvcore":
+        from fvcore.nn import FlopCountAnalysis
+
+        analysis = FlopCountAnalysis(model, (x,))
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        total = int(analysis.total())
+        skipped = sorted(op.removeprefix("aten::") for op in analysis.unsupported_ops())
+        by_op = ", ".join(f"{op} {n:,}" for op, n in analysis.by_operator().items() if n)
+        return {"macs": total, "reports": "flops", "detail": f"{by_op}; not counted: {', '.join(skipped) or '-'}"}
+    if tool.startswith("ptflops"):
+        from ptflops import get_model_complexity_info
+
+        backend = tool.split()[1]
+        extra = {}
+        if "backend" in inspect.signature(get_model_complexity_info).parameters:
+            extra["backend"] = backend
+        elif backend != "pytorch":
+            return {"missing": "this ptflops has no backend= (one backend only)"}
+        macs, _ = get_model_complexity_info(
+            model,
+            tuple(x.shape[1:]),
+            input_constructor=lambda _res: x,
+            as_strings=False,
+            print_per_layer_stat=False,
+            **extra,
+        )
+        if macs is None:  # ptflops catches the model's exception, prints it and returns None
+            return {"failed": "ptflops returned None (it printed the exception)"}
+        return {"macs": int(macs), "reports": "MACs"}
+    if tool == "thop":
+        from thop import profile
+
+        macs, _, layers = profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+        by_type: dict[str, int] = {}
+
+        def leaves(tree: dict, prefix: str) -> None:
+            for name, (ops, _params, children) in tree.items():
+                if children:
+                    leaves(children, f"{prefix}{name}.")
+                elif ops:
+                    kind = type(model.get_submodule(prefix + name)).__name__
+                    by_type[kind] = by_type.get(kind, 0) + int(ops)
+
+        leaves(layers, "")
+        return {"macs": int(macs), "reports": "MACs", "detail": ", ".join(f"{k} {n:,}" for k, n in by_type.items())}
+    if tool == "calflops":
+        from calflops import calculate_flops
+
+        flops, macs, _ = calculate_flops(
+            model, args=[x], output_as_string=False, print_results=False, print_detailed=False
+        )
+        return {"macs": int(macs), "flops": int(flops), "reports": "FLOPs and MACs"}
+    raise SystemExit(f"unknown tool {tool!r}")
+
+
 def run_worker(args: list[str]) -> None:
     kind, rest = args[0], args[1:]
     if kind == "count":
@@ -266,6 +380,8 @@ def run_worker(args: list[str]) -> None:
         result = work_import_torch()
     elif kind == "coverage":
         result = work_coverage()
+    elif kind == "compute":
+        result = work_compute(*rest)
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     print(json.dumps(result))
@@ -434,13 +550,15 @@ def setup(app):
     if extensions:
         import sphinx_paramcount.cache as cache
 
-        explain = cache.explain
+        # What the cache calls to build a model (parameters, and compute): every build is logged.
+        for name in ("count_target", "compute_target"):
+            build = getattr(cache, name)
 
-        def counted(*args, **kwargs):
-            _note(f"build {{os.getpid()}} {{args[0]}}")
-            return explain(*args, **kwargs)
+            def counted(*args, _build=build, **kwargs):
+                _note(f"build {{os.getpid()}} {{args[0]}}")
+                return _build(*args, **kwargs)
 
-        cache.explain = counted
+            setattr(cache, name, counted)
 """
 
 PROSE = (
@@ -747,6 +865,149 @@ def print_coverage(table: list) -> None:
     print(f"target: at most 0.1% of each model's parameters unexplained: {verdict(worst <= 0.001)}")
 
 
+# -- part 6: compute (MACs of one forward pass) ------------------------------------------
+
+
+@dataclass
+class ComputeCell:
+    """One tool on one model's forward pass: medians over the repeats, or why it did not run."""
+
+    wall: float | None = None
+    rss: int | None = None
+    macs: int | None = None
+    note: str = ""
+    cpu: float | None = None
+    data: dict = field(default_factory=dict)  # the worker's JSON: what the tool reports, its breakdown
+
+
+def compute_cell(tool: str, model: str, params: int, repeats: int, progress: Progress) -> ComputeCell:
+    """The engine's compute table (the command line, text), the naive pass or another tool, each in a fresh process."""
+    target = f"benchmarks.models:{model}"
+    shape, dtype = COMPUTE_INPUTS[model]
+    note, device = "", "cpu"
+    if tool == "engine":
+        argv = [sys.executable, "-m", "sphinx_paramcount", target, "--compute", "--input-shape", shape]
+        argv += ["--input-dtype", dtype, "--format", "text"]
+    else:
+        if tool != "naive":
+            repeats = 1  # not a target: one run each
+            needs, available = params * 4, mem_available()  # float32 weights alone
+            if needs > 0.8 * available:
+                device = "meta"
+                note = f"run on meta: does not fit in memory (needs ~{needs / GB:.0f} GB, {available / GB:.0f} GB available) "
+        argv = worker("compute", tool, target, shape, dtype, device)
+    runs = []
+    for _ in range(repeats):
+        progress(f"compute {model}: {tool}")
+        run = measure(argv)
+        runs.append(run)
+        if run.code != 0:
+            break
+    last = runs[-1]
+    if last.code != 0:
+        return ComputeCell(last.wall, last.rss, None, note + failure(last, params, None))
+    if tool == "engine":
+        totals = {_text_total(r.out) for r in runs}
+        data: dict = {}
+    else:
+        data = last.json()
+        if "missing" in data or "failed" in data:
+            why = data["missing"] if "missing" in data else f"failed: {data['failed']}"
+            return ComputeCell(None, None, None, note + why, None, data)
+        totals = {r.json()["macs"] for r in runs}
+    macs = totals.pop()
+    if totals:
+        note += "the total changed between runs"
+    return ComputeCell(
+        statistics.median(r.wall for r in runs),
+        int(statistics.median(r.rss for r in runs)),
+        macs,
+        note,
+        statistics.median(r.cpu for r in runs),
+        data,
+    )
+
+
+def _text_total(out: str) -> int:
+    """The MACs on the text table's ``Total`` line."""
+    for line in out.splitlines():
+        if line.startswith("Total"):
+            return int(line.split()[1].replace(",", ""))
+    raise SystemExit(f"no Total line in the compute table:\n{out[-2000:]}")
+
+
+def part_compute(models: list[str], params: dict[str, int], repeats: int, progress: Progress) -> dict:
+    cells: dict[tuple[str, str], ComputeCell] = {}
+    for model in models:
+        for tool in ["engine", "naive", *COMPUTE_TOOLS]:
+            cells[model, tool] = compute_cell(tool, model, params[model], repeats, progress)
+        engine, expected = cells[model, "engine"], cells[model, "naive"].data.get("expected")
+        if engine.macs is not None and expected is not None and engine.macs != expected:
+            engine.note += f"WRONG total (expected {expected:,})"
+    return cells
+
+
+def print_compute(models: list[str], cells: dict[tuple[str, str], ComputeCell], repeats: int) -> None:
+    print(
+        f"\n6. Compute: MACs of one forward pass, a fresh process each (wall includes Python start-up and import torch);"
+        f" engine and naive: median of {repeats}, the other tools: one run"
+    )
+    print("   engine: sphinx-paramcount TARGET --compute --input-shape ... --format text (the whole table)")
+    print("   naive:  a meta build and FlopCounterMode(display=False) around model(x): no rows, no formulas")
+    header = (
+        f"{'model':<11} {'input':<19} {'tool':<16} {'wall s':>7} {'CPU s':>6} {'peak RSS':>9} {'MACs':>20} {'/ ours':>7}"
+        "  note"
+    )
+    print(header)
+    print("-" * len(header))
+    for model in models:
+        ours = cells[model, "engine"].macs
+        shape, dtype = COMPUTE_INPUTS[model]
+        for i, tool in enumerate(["engine", "naive", *COMPUTE_TOOLS]):
+            c = cells[model, tool]
+            first = (model, f"{shape} {dtype}") if i == 0 else ("", "")
+            wall = "-" if c.wall is None else f"{c.wall:.2f}"
+            cpu = "-" if c.cpu is None else f"{c.cpu:.2f}"
+            ratio = f"{c.macs / ours:.3f}" if c.macs is not None and ours else "-"
+            total = "-" if c.macs is None else f"{c.macs:,}"
+            note = c.note
+            if tool == "calflops" and "flops" in c.data:
+                note += f"its FLOPs: {c.data['flops']:,} = {c.data['flops'] / c.macs:.3f} x its MACs"
+            print(
+                f"{first[0]:<11} {first[1]:<19} {tool:<16} {wall:>7} {cpu:>6} {mb(c.rss):>9} {total:>20} {ratio:>7}"
+                f"  {note}"
+            )
+        engine, naive = cells[model, "engine"], cells[model, "naive"]
+        if engine.wall and naive.wall and engine.rss and naive.rss and engine.cpu and naive.cpu:
+            print(
+                f"{'':<11} {'':<19} engine / naive, cold: {engine.wall / naive.wall:.2f}x wall,"
+                f" {engine.cpu / naive.cpu:.2f}x CPU, {engine.rss / naive.rss:.2f}x peak RSS"
+            )
+    units = []
+    for tool in COMPUTE_TOOLS:
+        c, ours = cells.get(("ResNet50", tool)), cells.get(("ResNet50", "engine"))
+        if c is None or c.macs is None or ours is None or not ours.macs:
+            continue
+        ratio = c.macs / ours.macs
+        unit = "MACs" if abs(ratio - 1) < 0.05 else "FLOPs" if abs(ratio - 2) < 0.1 else "neither MACs nor FLOPs"
+        units.append(f"   {tool:<16} calls it {c.data.get('reports', '?')!r}: {c.macs:,} = {ratio:.3f} x ours: {unit}")
+    if units:
+        print(
+            "\nWhat each tool's figure is, by the numbers: its total / ours on ResNet50 (99.9% convolutions, where a"
+            " count of FLOPs would be about 2x ours)"
+        )
+        print("\n".join(units))
+    details = [
+        f"   {model:<11} {tool:<8} {cells[model, tool].data['detail']}"
+        for model in models
+        for tool in COMPUTE_TOOLS
+        if cells[model, tool].data.get("detail")
+    ]
+    if details:
+        print("\nThe tools' own breakdowns, where they give one:")
+        print("\n".join(details))
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -767,7 +1028,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--repeats",
         type=int,
-        help="fresh-process repeats per count (default 5, --quick 2), and site rounds (default 5, --quick 3)",
+        help="fresh-process repeats per count (default 5, --quick 2), site rounds (default 5, --quick 3)"
+        " and compute runs of the engine and the naive pass (default 3, --quick 1)",
     )
     p.add_argument("--models", nargs="+", choices=MODELS, default=MODELS, help="models to count (default: all)")
     p.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="parts to run (default: all)")
@@ -795,6 +1057,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     site = part_site(totals, site_repeats, rebuilds, progress) if "site" in args.parts else None
     updated = part_update(totals, site_repeats, progress) if "update" in args.parts else None
     coverage = part_coverage(progress) if "coverage" in args.parts else []
+    compute_repeats = args.repeats or (1 if args.quick else 3)
+    compute = part_compute(args.models, expected, compute_repeats, progress) if "compute" in args.parts else {}
 
     if cells:
         print_counting(args.models, cells, repeats)
@@ -805,13 +1069,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures |= print_update(updated, site_repeats)
     if coverage:
         print_coverage(coverage)
+    if compute:
+        print_compute(args.models, compute, compute_repeats)
     print(f"\n(load average at the end: {os.getloadavg()[0]:.2f})")
-    print_targets(cells, warm, figures)
+    print_targets(cells, warm, figures, compute)
     return 0
 
 
 def print_targets(
-    cells: dict[tuple[str, str], Cell], warm: dict[str, dict[str, float]], figures: dict[str, float]
+    cells: dict[tuple[str, str], Cell],
+    warm: dict[str, dict[str, float]],
+    figures: dict[str, float],
+    compute: dict[tuple[str, str], ComputeCell] | None = None,
 ) -> None:
     print("\nSpeed and memory targets")
     big = cells.get(("Llama2_70B", "engine"))
@@ -840,6 +1109,15 @@ def print_targets(
             f"- -j auto / serial, {MANY_PAGES}-page site: {par:.2f}x (<= 1.0x): {verdict(par <= 1.0)}"
             f" ({PAGES} pages: {small:.2f}x, see above)"
         )
+    for model in COMPUTE_INPUTS:
+        c = (compute or {}).get((model, "engine"))
+        if c and c.wall is not None and c.rss is not None and c.macs is not None:
+            ok = c.wall < 10 and c.rss < GB and "WRONG" not in c.note
+            shape, dtype = COMPUTE_INPUTS[model]
+            print(
+                f"- compute table of {model} at {shape} {dtype}: {c.wall:.2f} s, {mb(c.rss)}"
+                f" (< 10 s, < 1 GB): {verdict(ok)}"
+            )
 
 
 if __name__ == "__main__":

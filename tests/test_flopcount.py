@@ -20,6 +20,7 @@ from sphinx_paramcount.compute_request import ComputeRequest, parse_request, par
 from sphinx_paramcount.errors import OptionError
 from sphinx_paramcount.sphinxext.reading import page_computes
 from sphinx_paramcount.stated import ClaimKey
+from tests.test_pdf import _compile
 from tests.test_reliability import ROOTS, problems, table_rows
 from tests.test_trust_sphinx import sphinx_build
 from tests.test_update_build import update
@@ -80,7 +81,7 @@ def test_rst_table_roles_and_formats_show_the_seed_macs(app, warning):
         ["fc2", "64", "<0.1%", "Linear(32, 2)", "(1, 2)"],
         ["Total", "573,504", "100.0%", "", ""],
     ]
-    assert body["conv1"][5] == r"\(N \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}\)"
+    assert body["conv1"][5] == r"\(B \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}\)"
     assert body["conv1"][6] == r"\(1 \times 16 \times 3 \times 3 \times 3 \times 32 \times 32\)"
     assert body["Total"][6] == r"\(442{,}368 + 131{,}072 + 64\)"
     soup = BeautifulSoup(html, "html.parser")
@@ -90,7 +91,7 @@ def test_rst_table_roles_and_formats_show_the_seed_macs(app, warning):
         + CONVENTION
     )
     # The table's symbols, each once, with what it stands for.
-    assert summary[1].startswith(r"Symbols: \(N\): batch size; \(C_{out}\): number of filters (output channels);")
+    assert summary[1].startswith(r"Symbols: \(B\): batch size; \(C_{out}\): number of filters (output channels);")
     # The same CSS classes as the parameter table: its count column aligned, its sticky name column.
     assert soup.select_one("div.flopcount th.paramcount-count").get_text() == "MACs"
     assert soup.select_one("div.flopcount code.paramcount-name").get_text() == "conv1"
@@ -179,6 +180,7 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
         ("index.rst", 28, "option"),
         ("index.rst", 30, "option"),
         ("index.rst", 30, "option"),
+        ("index.rst", 35, "mismatch"),
     ]
     messages = [m.split(" (run 'sphinx-paramcount")[0] for *_, m in found]
     seed = f"{SEED} at input (1, 3, 32, 32)"
@@ -195,6 +197,10 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
     assert "input dtype 'long' is not one of" in messages[8]
     assert "unknown option :total:" in messages[9]
     assert ":expect: names row 'fc3'" in messages[10]
+    # A role states its measure in its title: the 2x hint names the word to write there, not an option.
+    assert messages[11] == (
+        f"stated 573,504 FLOPs for {seed}, but the model does 573,504 MACs = 1,147,008 FLOPs: did you mean MACs?"
+    )
     # Nothing the author wrote is lost: a role that failed is shown as written.
     html = (tmp_path / "out" / "index.html").read_text()
     assert f'<span class="problematic">:flopcount:`573,504 &lt;{SEED} &#64; 1, 3, 32, 32&gt;`</span>' in html
@@ -222,6 +228,11 @@ def test_latex_writes_the_compute_table_as_a_longtable(app, warning):
     assert r"\(442{,}368 + 131{,}072 + 64\)" in tex
 
 
+def test_the_compute_tables_compile_to_pdf(tmp_path):
+    tex = _compile(tmp_path, "test-flopcount")
+    assert r"\begin{longtable}" in tex and "844,836,864 MACs" in tex
+
+
 def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
     shown = {}
     for jobs in ("1", "2"):
@@ -232,6 +243,26 @@ def test_parallel_build_passes_and_shows_what_a_serial_one_shows(tmp_path):
         shown[jobs] = [str(n) for soup in pages for n in soup.select("div.flopcount, p.flopcount, span.flopcount")]
     assert len(shown["1"]) == 12  # 5 tables and prose, 2 totals, 5 roles
     assert shown["2"] == shown["1"]
+
+
+def test_each_forward_pass_is_run_once_before_a_parallel_build_forks(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    repo = str(ROOTS.parent.parent)
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {repo!r})\nextensions = ['sphinx_paramcount']\n")
+    pages = [f"page{i}" for i in range(8)]
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
+    linear = "tests.models.counted_builds:logged_linear"
+    for i, page in enumerate(pages):
+        (src / f"{page}.rst").write_text(
+            f"Page {i}\n======\n\n.. flopcount:: {linear}\n   :input-shape: 1, 4\n   :macs: 8\n\n"
+            f"It does :flopcount:`16 FLOPs <{linear} @ 1, 4>`.\n"
+        )
+    log = tmp_path / "builds.log"
+    result = sphinx_build(src, tmp_path / "out", "-j", "2", env={"PARAMCOUNT_BUILD_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    assert len(log.read_text().splitlines()) == 1
+    assert '<span class="flopcount">16 FLOPs</span>' in (tmp_path / "out" / "page3.html").read_text()
 
 
 def test_page_computes_reads_directives_and_roles():

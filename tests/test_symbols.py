@@ -15,7 +15,6 @@ from sphinx_paramcount.symbols import (
     config_bindings,
     parse_formula,
     read_symbols,
-    symbolic,
 )
 from tests.arith import latex_value
 from tests.test_cli import run

@@ -10,7 +10,7 @@ replaces, and its derivation shows that sum.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from .compute import ComputeReport, ComputeRow
@@ -184,28 +184,36 @@ def claim_counts(report: ComputeReport, rows: list[ComputeRow]) -> dict[ClaimKey
     }
 
 
-def check_compute(report: ComputeReport, rows: list[ComputeRow], claims: Iterable[Claim]) -> Check:
+#: How the directive names the two measures, in "did you mean ...?".
+OPTION_NAMES = {"macs": ":macs:", "flops": ":flops:"}
+
+
+def check_compute(
+    report: ComputeReport, rows: list[ComputeRow], claims: Iterable[Claim], names: Mapping[str, str] = OPTION_NAMES
+) -> Check:
     """Check stated ``:macs:``, ``:flops:`` and row MACs against the rows a compute table shows.
 
     A stated number that is the other measure (FLOPs stated as MACs, or the
-    reverse: off by exactly 2x at its precision) says so.
+    reverse: off by exactly 2x at its precision) says so, naming the other
+    measure as the caller's author writes it (``names``: an option, a role's
+    unit word, a keyword).
     """
     result = check_claims(report.subject, claim_counts(report, rows), claims)
-    return replace(result, mismatches=tuple(replace(m, text=_message(m, report)) for m in result.mismatches))
+    return replace(result, mismatches=tuple(replace(m, text=_message(m, report, names)) for m in result.mismatches))
 
 
 _UNIT = {"macs": "MACs", "flops": "FLOPs", "row": "MACs"}
 
 
-def _message(m: Mismatch, report: ComputeReport) -> str:
+def _message(m: Mismatch, report: ComputeReport, names: Mapping[str, str]) -> str:
     unit = _UNIT[m.key.what]
     row = f" for row {m.key.row!r}" if m.key.what == "row" else ""
     stated = f"stated {m.stated.text} {unit}{row} for {report.subject}"
     macs, flops = _amount(m.stated, report.macs, "MACs"), _amount(m.stated, report.flops, "FLOPs")
     if m.key.what == "flops" and m.stated.matches(report.macs):
-        return f"{stated}, but the model does {macs} = {flops}: did you mean :macs:?"
+        return f"{stated}, but the model does {macs} = {flops}: did you mean {names['macs']}?"
     if m.key.what == "macs" and m.stated.matches(report.flops):
-        return f"{stated}, but the model does {macs} = {flops}: did you mean :flops:?"
+        return f"{stated}, but the model does {macs} = {flops}: did you mean {names['flops']}?"
     real = f"{m.actual:,} {unit}"
     if not m.stated.exact:
         real += f" ({_amount(m.stated, m.actual, unit)} at the stated precision)"
