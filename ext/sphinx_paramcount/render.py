@@ -24,7 +24,8 @@ _LATEX_TEXT = [
     (re.compile(r"\\cdot"), "·"),
     # sympy's LaTeX (``symbols``): thin spaces between factors, sized parentheses.
     (re.compile(r"\\,"), "·"),
-    (re.compile(r"\\left\(|\\right\)"), lambda m: m.group(0)[-1]),
+    (re.compile(r"\\left\("), "("),
+    (re.compile(r"\\right\)"), ")"),
     (re.compile(r"\^\{(\d+)\}"), r"^\1"),
     (re.compile(r"\\times"), "×"),
     (re.compile(r"\\_"), "_"),
