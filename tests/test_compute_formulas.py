@@ -83,7 +83,7 @@ def test_conv_transpose_legend() -> None:
     assert row.derivation == r"2 \times 6 \times 2 \times 3 \times 3 \times 5 \times 4"
     assert row.legend[2] == (
         "\\frac{C_{out}}{g}",
-        "Output channels per group (4 / 2)",
+        "Output channels, per group: 4 / 2",
         2,
     )
     assert [w for _, w, _ in row.legend[-2:]] == ["Input height", "Input width"]

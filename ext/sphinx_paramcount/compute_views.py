@@ -9,16 +9,14 @@ replaces, and its derivation shows that sum.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from .compute import ComputeReport, ComputeRow
-from .errors import OptionError
 from .formulas.expr import Const, Sym, legend
 from .report import ModuleInfo
 from .stated import Check, Claim, ClaimKey, Mismatch, StatedCount, check_claims, describe_difference
-from .views import children_of, numbered_runs, parts_sum, range_name, row_keys, structure
+from .views import children_of, numbered_runs, parts_sum, range_name, row_keys, structure, sub_module
 
 OUTSIDE = "(outside any module)"
 
@@ -30,20 +28,8 @@ def compute_at_root(report: ComputeReport, root: str) -> ComputeReport:
     """
     if not root:
         return report
-    names = [m.name for m in report.modules]
-    if root not in names:
-        close = difflib.get_close_matches(root, names, n=1)
-        raise OptionError(
-            f":root: {root!r} is not a sub-module of {report.target}",
-            hint=f"did you mean {close[0]!r}?" if close else "name a sub-module as model.named_modules() does",
-        )
-    cut = len(root) + 1
-
-    def inside(name: str) -> bool:
-        return name == root or name.startswith(root + ".")
-
-    def rel(name: str) -> str:
-        return "" if name == root else name[cut:]
+    root_type = next((m.type for m in report.modules if m.name == ""), "")
+    inside, rel = sub_module([m.name for m in report.modules], root, root_type or report.target)
 
     rows = [replace(r, name=rel(r.name), depth=r.depth - root.count(".") - 1) for r in report.rows if inside(r.name)]
     return replace(

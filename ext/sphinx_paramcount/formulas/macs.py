@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .conv import kernel_syms, per_group
 from .expr import Const, Expr, Pow, Sym, total
 
 Shape = tuple[int, ...]
@@ -45,17 +46,6 @@ def _spatial(n: int, side: str) -> list[tuple[str, str]]:
     return [(f"{a}_{{{side}}}", f"{words} {w}") for a, w in _AXES[n]]
 
 
-_KERNEL = {
-    1: [("k", "Filter width")],
-    2: [("k_h", "Filter height"), ("k_w", "Filter width")],
-    3: [("k_d", "Filter depth"), ("k_h", "Filter height"), ("k_w", "Filter width")],
-}
-
-
-def _numbered(table: dict[int, list[tuple[str, str]]], n: int, latex: str, words: str) -> list[tuple[str, str]]:
-    return table.get(n) or [(f"{latex}_{{{i + 1}}}", f"{words}, dimension {i + 1}") for i in range(n)]
-
-
 def conv(m: Any, call: Call) -> Expr:
     r"""``B \cdot C_{out} \cdot \frac{C_{in}}{g} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}``.
 
@@ -68,17 +58,8 @@ def conv(m: Any, call: Call) -> Expr:
     batch = math.prod(out[: len(out) - dims - 1])
     terms: list[Expr] = [Sym("B", "Batch size", batch)] if len(out) > dims + 1 else []
     terms.append(Sym("C_{out}", "Number of filters (output channels)", m.out_channels))
-    if m.groups == 1:
-        terms.append(Sym("C_{in}", "Channels per filter (input channels)", m.in_channels))
-    else:
-        terms.append(
-            Sym(
-                r"\frac{C_{in}}{g}",
-                f"Channels per filter (input channels / groups, {m.in_channels} / {m.groups})",
-                m.in_channels // m.groups,
-            )
-        )
-    terms += _kernel(kernel)
+    terms.append(per_group("C_{in}", "Channels per filter (input channels)", m.in_channels, m.groups))
+    terms += kernel_syms(kernel)
     terms += [Sym(s, w, d) for (s, w), d in zip(_spatial(dims, "out"), out[len(out) - dims :])]
     return _product(terms)
 
@@ -102,23 +83,10 @@ def conv_transpose(m: Any, call: Call) -> Expr | None:
     terms: list[Expr] = [Sym("B", "Batch size", x[0])] if len(x) == dims + 2 else []
     terms.append(Sym("C_{in}", "Input channels", m.in_channels))
     # The symbols of the parameter table's ConvTranspose row: its weight is (C_in, C_out / g, *k).
-    if m.groups == 1:
-        terms.append(Sym("C_{out}", "Output channels", m.out_channels))
-    else:
-        terms.append(
-            Sym(
-                r"\frac{C_{out}}{g}",
-                f"Output channels per group ({m.out_channels} / {m.groups})",
-                m.out_channels // m.groups,
-            )
-        )
-    terms += _kernel(kernel)
+    terms.append(per_group("C_{out}", "Output channels", m.out_channels, m.groups))
+    terms += kernel_syms(kernel)
     terms += [Sym(s, w, d) for (s, w), d in zip(_spatial(dims, "in"), x[len(x) - dims :])]
     return _product(terms)
-
-
-def _kernel(kernel: tuple[int, ...]) -> list[Expr]:
-    return [Sym(s, w, k) for (s, w), k in zip(_numbered(_KERNEL, len(kernel), "k", "Kernel size"), kernel)]
 
 
 def dense(d_in: int, d_out: int, call: Call) -> Expr:
