@@ -169,7 +169,11 @@ def test_explain_without_input_shape_has_no_macs() -> None:
     assert report.compute is None and report.macs is None
     with pytest.raises(OptionError, match="macs and flops need the MACs of a forward pass"):
         report.check(macs=1)
-    assert explain(SEED, input_shape=(1, 3, 32, 32), compute=False).compute is None
+    skipped = explain(SEED, input_shape=(1, 3, 32, 32), compute=False)
+    assert skipped.compute is None
+    with pytest.raises(OptionError) as exc:
+        skipped.check(macs=1)
+    assert exc.value.hint.startswith("give explain() an input shape and leave out compute=False")
     with pytest.raises(OptionError, match="compute=True needs an input shape"):
         explain(SEED, compute=True)
 

@@ -200,7 +200,9 @@ def check_report(
         errors.append(
             OptionError(
                 "macs and flops need the MACs of a forward pass, and this report has none",
-                hint="give explain() an input shape, e.g. explain(model, input_shape=(1, 3, 224, 224))",
+                # compute=False with a shape lands here too: the hint names both causes
+                hint="give explain() an input shape and leave out compute=False, "
+                "e.g. explain(model, input_shape=(1, 3, 224, 224))",
             )
         )
     compute_claims, compute_errors = _claims({"macs": macs, "flops": flops}, None)
