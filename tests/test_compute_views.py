@@ -135,6 +135,8 @@ def test_options_per_directive() -> None:
     wrong = parse_options([("total", "1"), ("input-shape", "1, 2")], directive="flopcount")
     assert wrong.errors[0].message == "unknown option :total:"
     assert wrong.errors[0].hint == "a flopcount directive states :macs: or :flops:"
+    unused = parse_options([("input-dtype", "int64")])
+    assert [e.message for e in unused.errors] == [":input-dtype: needs :input-shape:, the input it is the dtype of"]
     params = parse_options([("macs", "1"), ("input-dtype", "long")])
     assert [e.message for e in params.errors] == [
         "unknown option :macs:",
@@ -251,6 +253,13 @@ def test_constructors_that_read_tensor_values_fall_back(target: str, shape: tupl
     assert (report.macs, report.method) == (macs, method)
     assert report.notices and "meta" in report.notices[0]
     assert explain(target, input_shape=shape).macs == macs
+
+
+def test_a_failing_forward_with_a_chosen_dtype_names_it() -> None:
+    with pytest.raises(InstantiateError) as exc:
+        explain(SEED, input_shape=(1, 3, 32, 32), input_dtype="int64")
+    assert "failed in layer 'conv1' (Conv2d)" in exc.value.message
+    assert exc.value.hint == "check :input-shape: and :input-dtype: int64 against what the model expects (batch first)"
 
 
 def test_a_failing_forward_names_the_layer() -> None:
