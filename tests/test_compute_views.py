@@ -84,6 +84,11 @@ def claim(what: str, text: str, row: str = "") -> Claim:
             "8.18 GFLOPs: did you mean :macs:?",
         ),
         (
+            claim("flops", "4.09 G"),  # the role's '4.09 GFLOPs', echoed as written
+            f"stated 4.09 GFLOPs for {RESNET} at input (1, 3, 224, 224), but the model does 4.09 GMACs = "
+            "8.18 GFLOPs: did you mean :macs:?",
+        ),
+        (
             claim("macs", "8,178,368,512"),
             f"stated 8,178,368,512 MACs for {RESNET} at input (1, 3, 224, 224), but the model does "
             "4,089,184,256 MACs = 8,178,368,512 FLOPs: did you mean :flops:?",
