@@ -381,6 +381,7 @@ def test_cli_text_and_total() -> None:
     ("args", "message"),
     [
         (["--compute"], "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224\n"),
+        (["--input-dtype", "int64"], "sphinx-paramcount: error: --input-dtype needs --input-shape, e.g. --input-shape"),
         (["--compute", "--input-shape", "1,3,x"], "sphinx-paramcount: error [option]: input shape '1,3,x' is not"),
         (
             ["--compute", "--input-shape", "1,3,32,32", "--root", "nope"],

@@ -183,6 +183,8 @@ def test_explain_without_input_shape_has_no_macs() -> None:
     assert exc.value.hint.startswith("give explain() an input shape and leave out compute=False")
     with pytest.raises(OptionError, match="compute=True needs an input shape"):
         explain(SEED, compute=True)
+    with pytest.raises(OptionError, match="input_dtype='int64' needs an input shape"):
+        explain(SEED, input_dtype="int64")
 
 
 def test_explain_views_compute_like_parameters() -> None:
