@@ -276,7 +276,7 @@ class _Seen:
         # and its grad hooks fail under no_grad on a view of a parameter passed to a layer (a
         # learned query expanded to the batch): 'Expected gradient function to be set'.
         if hasattr(counter, "mod_tracker"):
-            counter.mod_tracker = _GlobalOnly()
+            counter.mod_tracker = _GlobalOnly()  # type: ignore[assignment]  # duck-typed: parents, enter, exit
         self.counter = counter
         try:
             with _fastpath_off(torch), _AttentionCalls(self), counter:
