@@ -61,7 +61,7 @@ def test_seed_simplenet() -> None:
         ("fc2", 64, "linear"),
     ]
     conv1 = report.rows[0]
-    assert conv1.formula == r"N \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}"
+    assert conv1.formula == r"B \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}"
     assert conv1.derivation == r"1 \times 16 \times 3 \times 3 \times 3 \times 32 \times 32"
     assert conv1.output_shape == "(1, 16, 32, 32)"
     assert report.rows[1].formula == r"d_{in} \cdot d_{out} \cdot N"
@@ -95,7 +95,7 @@ def test_gpt2_small_tokens() -> None:
     attention = [r for r in report.rows if r.family == "attention"]
     assert [r.name for r in attention] == [f"transformer.h.{i}.attn" for i in range(12)]
     assert all(r.macs == 2 * 12 * 1024**2 * 64 for r in attention)
-    assert attention[0].formula == r"N \cdot 2 \cdot h \cdot T^2 \cdot d_h"
+    assert attention[0].formula == r"B \cdot 2 \cdot h \cdot T^2 \cdot d_h"
     assert attention[0].derivation == r"1 \times 2 \times 12 \times 1{,}024^2 \times 64"
     c_attn = report.rows[1]
     assert (c_attn.name, c_attn.family, c_attn.macs) == (
@@ -128,7 +128,7 @@ def test_multihead_attention_in_eval_and_no_grad(device: str, need_weights: bool
     assert report.macs == 2 * (4 * 5 * 16 * 16 + 2 * 4 * 5 * 5 * 4) == 11_840
     (row,) = report.rows
     assert (row.name, row.family, row.note) == ("att", "multihead_attention", "")
-    assert row.formula == r"N \cdot (4 \cdot T \cdot E^2 + 2 \cdot h \cdot T^2 \cdot d_h)"
+    assert row.formula == r"B \cdot (4 \cdot T \cdot E^2 + 2 \cdot h \cdot T^2 \cdot d_h)"
     assert latex_value(row.derivation) == 11_840
     assert torch.backends.mha.get_fastpath_enabled()  # restored
 
@@ -148,7 +148,7 @@ def test_multihead_cross_attention() -> None:
     total, _ = counter(model, (3, 2, 8))
     (row,) = report.rows
     assert row.macs == total == 2 * (2 * 3 * 8 * 8 + 7 * (6 + 4) * 8 + 2 * 2 * 3 * 7 * 4)
-    assert row.formula.startswith("N \\cdot (2 \\cdot T_q \\cdot E^2")
+    assert row.formula.startswith("B \\cdot (2 \\cdot T_q \\cdot E^2")
     assert latex_value(row.derivation) == row.macs
 
 
@@ -335,12 +335,12 @@ def test_renderings() -> None:
     assert text[0] == f"{SEED}: 573,504 MACs (1,147,008 FLOPs) for input (1, 3, 32, 32) float32"
     assert text[4].split()[:4] == ["conv1", "442,368", "77.13%", "Conv2d(3,"]
     # The formula wraps after a product's dot, not inside a symbol.
-    assert "N·C_out·C_in·k_h·k_w·H_out·" in text[4] and text[5].split() == ["W_out"]
+    assert "B·C_out·C_in·k_h·k_w·H_out·" in text[4] and text[5].split() == ["W_out"]
     assert any(line.startswith("Total  573,504  100.00%") and line.endswith("442,368 + 131,072 + 64") for line in text)
     assert "FLOPs = 2 × MACs. Counted: matrix products, convolutions, attention;" in to_text(report)
     markdown = to_markdown(report).splitlines()
     assert markdown[2].startswith(
-        "| conv1 | 442,368 | 77.13% | Conv2d(3, 16, k=3) | (1, 16, 32, 32) | $N \\cdot C_{out}"
+        "| conv1 | 442,368 | 77.13% | Conv2d(3, 16, k=3) | (1, 16, 32, 32) | $B \\cdot C_{out}"
     )
     derivation = to_derivation(report)
     assert "    - MACs: 1 × 16 × 3 × 3 × 3 × 32 × 32 = 442,368" in derivation

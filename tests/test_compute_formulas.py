@@ -72,18 +72,18 @@ def test_conv_transpose_formula_matches_counter(
     assert row.formula.endswith(
         {1: r"k \cdot L_{in}", 2: r"k_w \cdot H_{in} \cdot W_{in}", 3: r"D_{in} \cdot H_{in} \cdot W_{in}"}[dims]
     )
-    assert row.formula.startswith("N" if batch else "C_{in}")
+    assert row.formula.startswith("B" if batch else "C_{in}")
     assert (r"\frac{C_{out}}{g}" in row.formula) == (groups > 1)
 
 
 def test_conv_transpose_legend() -> None:
     model = nn.Sequential(nn.ConvTranspose2d(6, 4, 3, stride=2, output_padding=1, groups=2)).to("meta")
     row = only_row(model, (2, 6, 5, 4), "conv_transpose")
-    assert row.formula == r"N \cdot C_{in} \cdot \frac{C_{out}}{g} \cdot k_h \cdot k_w \cdot H_{in} \cdot W_{in}"
+    assert row.formula == r"B \cdot C_{in} \cdot \frac{C_{out}}{g} \cdot k_h \cdot k_w \cdot H_{in} \cdot W_{in}"
     assert row.derivation == r"2 \times 6 \times 2 \times 3 \times 3 \times 5 \times 4"
     assert row.legend[2] == (
         "\\frac{C_{out}}{g}",
-        "Output channels per group (4 / 2)",
+        "Output channels, per group: 4 / 2",
         2,
     )
     assert [w for _, w, _ in row.legend[-2:]] == ["Input height", "Input width"]
@@ -184,7 +184,7 @@ def test_rnn_legend() -> None:
     row = only_row(model, (5, 2, 4), "rnn")
     assert (
         row.formula
-        == r"D \cdot T \cdot N \cdot (G \cdot h \cdot (d_{in} + h) + (L - 1) \cdot G \cdot (D + 1) \cdot h^2)"
+        == r"D \cdot T \cdot B \cdot (G \cdot h \cdot (d_{in} + h) + (L - 1) \cdot G \cdot (D + 1) \cdot h^2)"
     )
     assert (
         row.derivation
@@ -211,7 +211,7 @@ def test_rnn_cell_formula_matches_counter(kind: type[nn.RNNCellBase], batch: int
     row = only_row(model, shape, "rnn_cell")
     gates = {nn.RNNCell: 1, nn.LSTMCell: 4, nn.GRUCell: 3}[kind]
     assert row.macs == max(batch, 1) * gates * 5 * (d_in + 5) == counter(model, shape)[0]
-    assert row.formula == ("N \\cdot " if batch else "") + r"G \cdot h \cdot (d_{in} + h)"
+    assert row.formula == ("B \\cdot " if batch else "") + r"G \cdot h \cdot (d_{in} + h)"
 
 
 def test_packed_sequence_is_measured() -> None:
@@ -294,10 +294,10 @@ def check_llama_70b(report: ComputeReport, attention_name: str, k_proj_name: str
     by_name = {r.name: r for r in report.rows}
     attention = by_name[attention_name]
     assert (attention.family, attention.macs) == ("attention", 274_877_906_944)
-    assert attention.formula == r"N \cdot 2 \cdot h \cdot T^2 \cdot d_h"
+    assert attention.formula == r"B \cdot 2 \cdot h \cdot T^2 \cdot d_h"
     # h is the 64 query heads (the 8 kv heads serve 8 each) and T_q = T_k.
     assert attention.legend == (
-        ("N", "Batch size", 1),
+        ("B", "Batch size", 1),
         ("h", "Attention heads (of the queries)", 64),
         ("T", "Sequence length", 4_096),
         ("d_h", "Query and key size per head", 128),

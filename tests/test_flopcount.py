@@ -81,7 +81,7 @@ def test_rst_table_roles_and_formats_show_the_seed_macs(app, warning):
         ["fc2", "64", "<0.1%", "Linear(32, 2)", "(1, 2)"],
         ["Total", "573,504", "100.0%", "", ""],
     ]
-    assert body["conv1"][5] == r"\(N \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}\)"
+    assert body["conv1"][5] == r"\(B \cdot C_{out} \cdot C_{in} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}\)"
     assert body["conv1"][6] == r"\(1 \times 16 \times 3 \times 3 \times 3 \times 32 \times 32\)"
     assert body["Total"][6] == r"\(442{,}368 + 131{,}072 + 64\)"
     soup = BeautifulSoup(html, "html.parser")
@@ -91,7 +91,7 @@ def test_rst_table_roles_and_formats_show_the_seed_macs(app, warning):
         + CONVENTION
     )
     # The table's symbols, each once, with what it stands for.
-    assert summary[1].startswith(r"Symbols: \(N\): batch size; \(C_{out}\): number of filters (output channels);")
+    assert summary[1].startswith(r"Symbols: \(B\): batch size; \(C_{out}\): number of filters (output channels);")
     # The same CSS classes as the parameter table: its count column aligned, its sticky name column.
     assert soup.select_one("div.flopcount th.paramcount-count").get_text() == "MACs"
     assert soup.select_one("div.flopcount code.paramcount-name").get_text() == "conv1"
@@ -180,6 +180,7 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
         ("index.rst", 28, "option"),
         ("index.rst", 30, "option"),
         ("index.rst", 30, "option"),
+        ("index.rst", 35, "mismatch"),
     ]
     messages = [m.split(" (run 'sphinx-paramcount")[0] for *_, m in found]
     seed = f"{SEED} at input (1, 3, 32, 32)"
@@ -196,6 +197,10 @@ def test_stated_numbers_that_do_not_hold_fail_the_build_located(tmp_path):
     assert "input dtype 'long' is not one of" in messages[8]
     assert "unknown option :total:" in messages[9]
     assert ":expect: names row 'fc3'" in messages[10]
+    # A role states its measure in its title: the 2x hint names the word to write there, not an option.
+    assert messages[11] == (
+        f"stated 573,504 FLOPs for {seed}, but the model does 573,504 MACs = 1,147,008 FLOPs: did you mean MACs?"
+    )
     # Nothing the author wrote is lost: a role that failed is shown as written.
     html = (tmp_path / "out" / "index.html").read_text()
     assert f'<span class="problematic">:flopcount:`573,504 &lt;{SEED} &#64; 1, 3, 32, 32&gt;`</span>' in html

@@ -216,9 +216,13 @@ def check_report(
         raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)
     results = [check(report, report.shown_rows, claims)]
     if report.compute is not None and compute_claims:
-        results.append(check_compute(report.compute, report.compute.shown_rows, compute_claims))
+        results.append(check_compute(report.compute, report.compute.shown_rows, compute_claims, _KEYWORDS))
     _raise_mismatches(report.target, results)
     return report
+
+
+# "did you mean macs=?": the keyword a Python caller writes.
+_KEYWORDS = {"macs": "macs=", "flops": "flops="}
 
 
 def check_compute_report(
@@ -232,7 +236,7 @@ def check_compute_report(
     claims, errors = _claims({"macs": macs, "flops": flops}, expect)
     if errors:
         raise OptionError("; ".join(e.message for e in errors), hint=errors[0].hint)
-    _raise_mismatches(report.subject, [check_compute(report, report.shown_rows, claims)])
+    _raise_mismatches(report.subject, [check_compute(report, report.shown_rows, claims, _KEYWORDS)])
     return report
 
 

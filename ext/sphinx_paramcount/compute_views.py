@@ -9,16 +9,14 @@ replaces, and its derivation shows that sum.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from .compute import ComputeReport, ComputeRow
-from .errors import OptionError
 from .formulas.expr import Const, Sym, legend
 from .report import ModuleInfo
 from .stated import Check, Claim, ClaimKey, Mismatch, StatedCount, check_claims, describe_difference
-from .views import children_of, numbered_runs, parts_sum, range_name, row_keys, structure
+from .views import children_of, numbered_runs, parts_sum, range_name, row_keys, structure, sub_module
 
 OUTSIDE = "(outside any module)"
 
@@ -30,20 +28,8 @@ def compute_at_root(report: ComputeReport, root: str) -> ComputeReport:
     """
     if not root:
         return report
-    names = [m.name for m in report.modules]
-    if root not in names:
-        close = difflib.get_close_matches(root, names, n=1)
-        raise OptionError(
-            f":root: {root!r} is not a sub-module of {report.target}",
-            hint=f"did you mean {close[0]!r}?" if close else "name a sub-module as model.named_modules() does",
-        )
-    cut = len(root) + 1
-
-    def inside(name: str) -> bool:
-        return name == root or name.startswith(root + ".")
-
-    def rel(name: str) -> str:
-        return "" if name == root else name[cut:]
+    root_type = next((m.type for m in report.modules if m.name == ""), "")
+    inside, rel = sub_module([m.name for m in report.modules], root, root_type or report.target)
 
     rows = [replace(r, name=rel(r.name), depth=r.depth - root.count(".") - 1) for r in report.rows if inside(r.name)]
     return replace(
@@ -184,20 +170,28 @@ def claim_counts(report: ComputeReport, rows: list[ComputeRow]) -> dict[ClaimKey
     }
 
 
-def check_compute(report: ComputeReport, rows: list[ComputeRow], claims: Iterable[Claim]) -> Check:
+#: How the directive names the two measures, in "did you mean ...?".
+OPTION_NAMES = {"macs": ":macs:", "flops": ":flops:"}
+
+
+def check_compute(
+    report: ComputeReport, rows: list[ComputeRow], claims: Iterable[Claim], names: Mapping[str, str] = OPTION_NAMES
+) -> Check:
     """Check stated ``:macs:``, ``:flops:`` and row MACs against the rows a compute table shows.
 
     A stated number that is the other measure (FLOPs stated as MACs, or the
-    reverse: off by exactly 2x at its precision) says so.
+    reverse: off by exactly 2x at its precision) says so, naming the other
+    measure as the caller's author writes it (``names``: an option, a role's
+    unit word, a keyword).
     """
     result = check_claims(report.subject, claim_counts(report, rows), claims)
-    return replace(result, mismatches=tuple(replace(m, text=_message(m, report)) for m in result.mismatches))
+    return replace(result, mismatches=tuple(replace(m, text=_message(m, report, names)) for m in result.mismatches))
 
 
 _UNIT = {"macs": "MACs", "flops": "FLOPs", "row": "MACs"}
 
 
-def _message(m: Mismatch, report: ComputeReport) -> str:
+def _message(m: Mismatch, report: ComputeReport, names: Mapping[str, str]) -> str:
     unit = _UNIT[m.key.what]
     row = f" for row {m.key.row!r}" if m.key.what == "row" else ""
     # A role's '4.09 GFLOPs' is stated as '4.09 G': echo it as written, not '4.09 G FLOPs'.
@@ -206,9 +200,9 @@ def _message(m: Mismatch, report: ComputeReport) -> str:
     stated = f"stated {text}{space}{unit}{row} for {report.subject}"
     macs, flops = _amount(m.stated, report.macs, "MACs"), _amount(m.stated, report.flops, "FLOPs")
     if m.key.what == "flops" and m.stated.matches(report.macs):
-        return f"{stated}, but the model does {macs} = {flops}: did you mean :macs:?"
+        return f"{stated}, but the model does {macs} = {flops}: did you mean {names['macs']}?"
     if m.key.what == "macs" and m.stated.matches(report.flops):
-        return f"{stated}, but the model does {macs} = {flops}: did you mean :flops:?"
+        return f"{stated}, but the model does {macs} = {flops}: did you mean {names['flops']}?"
     real = f"{m.actual:,} {unit}"
     if not m.stated.exact:
         real += f" ({_amount(m.stated, m.actual, unit)} at the stated precision)"

@@ -249,7 +249,7 @@ def to_text(report: Report, rows: list[Row] | None = None, width: int = TEXT_WID
     return "\n".join(out) + "\n"
 
 
-# A formula wraps after a product's dot (``N·C_out·C_in``) as prose wraps at spaces.
+# A formula wraps after a product's dot (``B·C_out·C_in``) as prose wraps at spaces.
 _BREAKS = re.compile(r"\s+|(?<=·)")
 
 

@@ -9,6 +9,7 @@ Free of Sphinx and docutils.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .compute import ComputeReport, ComputeRow
 from .compute_render import macs_cell
@@ -63,43 +64,22 @@ class TableSpec:
 
 
 def table_spec(report: Report, rows: list[Row], sep: str) -> TableSpec:
-    specs = []
-    for r in rows:
-        share, share_text = _share(r.params, report.total, r.detail)
-        specs.append(
-            RowSpec(
-                kind="detail" if r.detail else "row",
-                name=r.name or "(root)",
-                type=type_cell(r),
-                note=r.note,
-                # Numbers in a formula (a constant) group as the counts do.
-                formula=regroup(r.formula, sep),
-                derivation=regroup(r.derivation, sep),
-                params=params_cell(r, sep),
-                output_shape=r.output_shape or "",
-                share=share,
-                share_text=share_text,
-                state=state(r, report),
-                type_path=r.class_path,
-                tied=tuple(t.shared_with or "" for t in r.shared) if r.family == "tied" else (),
-            )
+    specs = [
+        _row_spec(
+            r,
+            r.params,
+            report.total,
+            params_cell(r, sep),
+            r.note,
+            sep,
+            state=state(r, report),
+            type_path=r.class_path,
+            tied=tuple(t.shared_with or "" for t in r.shared) if r.family == "tied" else (),
         )
-    share, share_text = _share(report.total, report.total, False)
-    specs.append(
-        RowSpec(
-            kind="total",
-            name="Total",
-            type="",
-            note="",
-            formula="",
-            # Grouped where equal (``4 \times 70{,}400``): the full sum is the derivation format's.
-            derivation=regroup(total_derivation(rows), sep),
-            params=fmt(report.total, sep),
-            output_shape="",
-            share=share,
-            share_text=share_text,
-        )
-    )
+        for r in rows
+    ]
+    # Grouped where equal (``4 \times 70{,}400``): the full sum is the derivation format's.
+    specs.append(_total_spec(total_derivation(rows), report.total, sep))
     return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs))
 
 
@@ -109,41 +89,48 @@ def compute_table_spec(report: ComputeReport, rows: list[ComputeRow], sep: str) 
     ``rows`` is a view of the report (``compute_views.compute_view``): a
     repeat row stands for its copies, its detail rows are shown, not added.
     A row whose MACs were measured (no formula applies) has no formula; the
-    summary under the table says why.
+    summary under the table says why (so its note is not in the Type cell).
     """
-    specs = []
-    for r in rows:
-        share, share_text = _share(r.macs, report.macs, r.detail)
-        specs.append(
-            RowSpec(
-                kind="detail" if r.detail else "row",
-                name=r.name or "(root)",
-                type=type_cell(r),
-                note="",  # a measured row's reason is listed under the table (its formula cell says "measured")
-                formula=regroup(r.formula, sep),
-                derivation=regroup(r.derivation, sep),
-                params=macs_cell(r, sep),
-                output_shape=r.output_shape,
-                share=share,
-                share_text=share_text,
-            )
-        )
-    share, share_text = _share(report.macs, report.macs, False)
-    specs.append(
-        RowSpec(
-            kind="total",
-            name="Total",
-            type="",
-            note="",
-            formula="",
-            derivation=regroup(compact_sum([r.macs for r in counted(rows)]), sep),
-            params=fmt(report.macs, sep),
-            output_shape="",
-            share=share,
-            share_text=share_text,
-        )
-    )
+    specs = [_row_spec(r, r.macs, report.macs, macs_cell(r, sep), "", sep, type_path=r.class_path) for r in rows]
+    specs.append(_total_spec(compact_sum([r.macs for r in counted(rows)]), report.macs, sep))
     return TableSpec(shapes=any(r.output_shape for r in rows), rows=tuple(specs), count_column="MACs")
+
+
+def _row_spec(
+    r: Row | ComputeRow, count: int, whole: int, count_text: str, note: str, sep: str, **extra: Any
+) -> RowSpec:
+    """A layer's cells, either table's: its count is ``count_text`` of ``whole`` (the share)."""
+    share, share_text = _share(count, whole, r.detail)
+    return RowSpec(
+        kind="detail" if r.detail else "row",
+        name=r.name or "(root)",
+        type=type_cell(r),
+        note=note,
+        # Numbers in a formula (a constant) group as the counts do.
+        formula=regroup(r.formula, sep),
+        derivation=regroup(r.derivation, sep),
+        params=count_text,
+        output_shape=r.output_shape or "",
+        share=share,
+        share_text=share_text,
+        **extra,
+    )
+
+
+def _total_spec(sum_latex: str, total: int, sep: str) -> RowSpec:
+    share, share_text = _share(total, total, False)
+    return RowSpec(
+        kind="total",
+        name="Total",
+        type="",
+        note="",
+        formula="",
+        derivation=regroup(sum_latex, sep),
+        params=fmt(total, sep),
+        output_shape="",
+        share=share,
+        share_text=share_text,
+    )
 
 
 def _share(part: int, whole: int, detail: bool) -> tuple[float, str]:

@@ -243,6 +243,29 @@ def children_of(modules: Iterable[ModuleInfo]) -> dict[str, list[str]]:
     return out
 
 
+def sub_module(names: list[str], root: str, model: str) -> tuple[Callable[[str], bool], Callable[[str], str]]:
+    """``inside(name)`` and ``rel(name)`` (``layer1.0.conv1`` -> ``0.conv1``) for the sub-module ``root``.
+
+    ``OptionError`` if no module of ``model`` has that name, with the closest one.
+    """
+    if root not in names:
+        close = difflib.get_close_matches(root, names, n=1)
+        raise OptionError(
+            f":root: {root!r} is not a sub-module of {model}",
+            hint=f"did you mean {close[0]!r}?" if close else "name a sub-module as model.named_modules() does",
+        )
+    cut = len(root) + 1
+
+    def inside(name: str) -> bool:
+        return name == root or name.startswith(root + ".")
+
+    def rel(name: str) -> str:
+        # A tensor tied to one outside the sub-module keeps its full name.
+        return "" if name == root else name[cut:] if inside(name) else name
+
+    return inside, rel
+
+
 def at_root(report: Report, root: str) -> Report:
     """The report of the sub-module ``root`` (``base_model.model``): its rows, named and deepened from there.
 
@@ -251,20 +274,7 @@ def at_root(report: Report, root: str) -> Report:
     """
     if not root:
         return report
-    names = [m.name for m in report.modules]
-    if root not in names:
-        close = difflib.get_close_matches(root, names, n=1)
-        raise OptionError(
-            f":root: {root!r} is not a sub-module of {report.type_name or report.target}",
-            hint=f"did you mean {close[0]!r}?" if close else "name a sub-module as model.named_modules() does",
-        )
-    cut = len(root) + 1
-
-    def rel(name: str) -> str:
-        return "" if name == root else name[cut:] if name.startswith(root + ".") else name
-
-    def inside(name: str) -> bool:
-        return name == root or name.startswith(root + ".")
+    inside, rel = sub_module([m.name for m in report.modules], root, report.type_name or report.target)
 
     rows = [
         replace(

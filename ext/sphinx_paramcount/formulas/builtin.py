@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from torch import nn
 
+from .conv import kernel_syms, per_group
 from .expr import Const, Expr, Sym, total
 
 
@@ -46,32 +47,11 @@ def _flags(m: Any, *, groups: bool = True) -> str:
 
 # -- convolutions ------------------------------------------------------------
 
-_KERNEL_SYMBOLS = {
-    1: [("k", "Filter width")],
-    2: [("k_h", "Filter height"), ("k_w", "Filter width")],
-    3: [("k_d", "Filter depth"), ("k_h", "Filter height"), ("k_w", "Filter width")],
-}
-
-
-def _kernel_syms(kernel: tuple[int, ...]) -> list[Expr]:
-    names = _KERNEL_SYMBOLS.get(len(kernel)) or [
-        (f"k_{i + 1}", f"Kernel size, dimension {i + 1}") for i in range(len(kernel))
-    ]
-    return [Sym(latex, words, k) for (latex, words), k in zip(names, kernel)]
-
 
 def conv(m: Any) -> Expr:
     c_out = Sym("C_{out}", "Number of filters (output channels)", m.out_channels)
-    if m.groups == 1:
-        per_filter = Sym("C_{in}", "Channels per filter (input channels)", m.in_channels)
-    else:
-        per_filter = Sym(
-            r"\frac{C_{in}}{g}",
-            f"Channels per filter (input channels / groups, {m.in_channels} / {m.groups})",
-            m.in_channels // m.groups,
-        )
-    weight = c_out * per_filter
-    for k in _kernel_syms(tuple(m.kernel_size)):
+    weight = c_out * per_group("C_{in}", "Channels per filter (input channels)", m.in_channels, m.groups)
+    for k in kernel_syms(tuple(m.kernel_size)):
         weight = weight * k
     return weight + c_out if m.bias is not None else weight
 
@@ -80,16 +60,8 @@ def conv_transpose(m: Any) -> Expr:
     # The weight of a transposed convolution is (C_in, C_out / g, *k).
     c_in = Sym("C_{in}", "Input channels", m.in_channels)
     c_out = Sym("C_{out}", "Output channels", m.out_channels)
-    if m.groups == 1:
-        per_group: Expr = c_out
-    else:
-        per_group = Sym(
-            r"\frac{C_{out}}{g}",
-            f"Output channels per group ({m.out_channels} / {m.groups})",
-            m.out_channels // m.groups,
-        )
-    weight = c_in * per_group
-    for k in _kernel_syms(tuple(m.kernel_size)):
+    weight = c_in * per_group("C_{out}", "Output channels", m.out_channels, m.groups)
+    for k in kernel_syms(tuple(m.kernel_size)):
         weight = weight * k
     return weight + c_out if m.bias is not None else weight
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .conv import kernel_syms, per_group
 from .expr import Const, Expr, Pow, Sym, total
 
 Shape = tuple[int, ...]
@@ -45,19 +46,8 @@ def _spatial(n: int, side: str) -> list[tuple[str, str]]:
     return [(f"{a}_{{{side}}}", f"{words} {w}") for a, w in _AXES[n]]
 
 
-_KERNEL = {
-    1: [("k", "Filter width")],
-    2: [("k_h", "Filter height"), ("k_w", "Filter width")],
-    3: [("k_d", "Filter depth"), ("k_h", "Filter height"), ("k_w", "Filter width")],
-}
-
-
-def _numbered(table: dict[int, list[tuple[str, str]]], n: int, latex: str, words: str) -> list[tuple[str, str]]:
-    return table.get(n) or [(f"{latex}_{{{i + 1}}}", f"{words}, dimension {i + 1}") for i in range(n)]
-
-
 def conv(m: Any, call: Call) -> Expr:
-    r"""``N \cdot C_{out} \cdot \frac{C_{in}}{g} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}``.
+    r"""``B \cdot C_{out} \cdot \frac{C_{in}}{g} \cdot k_h \cdot k_w \cdot H_{out} \cdot W_{out}``.
 
     One MAC per weight per output position, for each image of the batch; the
     bias adds are not MACs.  An unbatched input (no N) counts one image.
@@ -66,25 +56,16 @@ def conv(m: Any, call: Call) -> Expr:
     dims = len(kernel)
     out = call.output
     batch = math.prod(out[: len(out) - dims - 1])
-    terms: list[Expr] = [Sym("N", "Batch size", batch)] if len(out) > dims + 1 else []
+    terms: list[Expr] = [Sym("B", "Batch size", batch)] if len(out) > dims + 1 else []
     terms.append(Sym("C_{out}", "Number of filters (output channels)", m.out_channels))
-    if m.groups == 1:
-        terms.append(Sym("C_{in}", "Channels per filter (input channels)", m.in_channels))
-    else:
-        terms.append(
-            Sym(
-                r"\frac{C_{in}}{g}",
-                f"Channels per filter (input channels / groups, {m.in_channels} / {m.groups})",
-                m.in_channels // m.groups,
-            )
-        )
-    terms += _kernel(kernel)
+    terms.append(per_group("C_{in}", "Channels per filter (input channels)", m.in_channels, m.groups))
+    terms += kernel_syms(kernel)
     terms += [Sym(s, w, d) for (s, w), d in zip(_spatial(dims, "out"), out[len(out) - dims :])]
     return _product(terms)
 
 
 def conv_transpose(m: Any, call: Call) -> Expr | None:
-    r"""``N \cdot C_{in} \cdot \frac{C_{out}}{g} \cdot k_h \cdot k_w \cdot H_{in} \cdot W_{in}``.
+    r"""``B \cdot C_{in} \cdot \frac{C_{out}}{g} \cdot k_h \cdot k_w \cdot H_{in} \cdot W_{in}``.
 
     A transposed convolution is the gradient of a convolution with respect to
     its input: each input element is multiplied by the ``C_{out}/g \cdot k_h
@@ -99,26 +80,13 @@ def conv_transpose(m: Any, call: Call) -> Expr | None:
     x = call.inputs[0] if call.inputs else ()
     if len(x) not in (dims + 1, dims + 2):
         return None
-    terms: list[Expr] = [Sym("N", "Batch size", x[0])] if len(x) == dims + 2 else []
+    terms: list[Expr] = [Sym("B", "Batch size", x[0])] if len(x) == dims + 2 else []
     terms.append(Sym("C_{in}", "Input channels", m.in_channels))
     # The symbols of the parameter table's ConvTranspose row: its weight is (C_in, C_out / g, *k).
-    if m.groups == 1:
-        terms.append(Sym("C_{out}", "Output channels", m.out_channels))
-    else:
-        terms.append(
-            Sym(
-                r"\frac{C_{out}}{g}",
-                f"Output channels per group ({m.out_channels} / {m.groups})",
-                m.out_channels // m.groups,
-            )
-        )
-    terms += _kernel(kernel)
+    terms.append(per_group("C_{out}", "Output channels", m.out_channels, m.groups))
+    terms += kernel_syms(kernel)
     terms += [Sym(s, w, d) for (s, w), d in zip(_spatial(dims, "in"), x[len(x) - dims :])]
     return _product(terms)
-
-
-def _kernel(kernel: tuple[int, ...]) -> list[Expr]:
-    return [Sym(s, w, k) for (s, w), k in zip(_numbered(_KERNEL, len(kernel), "k", "Kernel size"), kernel)]
 
 
 def dense(d_in: int, d_out: int, call: Call) -> Expr:
@@ -201,7 +169,7 @@ def rnn(m: Any, call: Call) -> Expr | None:
     ``W_{ih}`` (``G h \times d``) and the hidden state by ``W_{hh}``
     (``G h \times h``), G the gates (LSTM 4, GRU 3, RNN 1, as in the
     weight shapes the PyTorch docs give):
-    ``D \cdot T \cdot N \cdot (G \cdot h \cdot (d_{in} + h) + (L - 1) \cdot G \cdot (D + 1) \cdot h^2)``,
+    ``D \cdot T \cdot B \cdot (G \cdot h \cdot (d_{in} + h) + (L - 1) \cdot G \cdot (D + 1) \cdot h^2)``,
     the first layer reading ``d_{in}`` features, the others ``D \cdot h`` (the
     directions' outputs side by side); D is shown only when 2.
     With ``proj_size`` p (LSTM) the hidden state is p wide and each step
@@ -229,17 +197,17 @@ def rnn(m: Any, call: Call) -> Expr | None:
     factors: list[Expr] = [D] if D is not None else []
     factors.append(Sym("T", "Sequence length (steps)", steps))
     if len(x) == 3:
-        factors.append(Sym("N", "Batch size", batch))
+        factors.append(Sym("B", "Batch size", batch))
     return _product([*factors, layer])
 
 
 def rnn_cell(m: Any, call: Call) -> Expr | None:
-    r"""``nn.RNNCell``, ``nn.LSTMCell``, ``nn.GRUCell``: one step, ``N \cdot G \cdot h \cdot (d_{in} + h)``."""
+    r"""``nn.RNNCell``, ``nn.LSTMCell``, ``nn.GRUCell``: one step, ``B \cdot G \cdot h \cdot (d_{in} + h)``."""
     x = call.inputs[0] if call.inputs else ()
     if len(x) not in (1, 2):
         return None
     h = Sym("h", "Hidden size", m.hidden_size)
-    factors: list[Expr] = [Sym("N", "Batch size", x[0])] if len(x) == 2 else []
+    factors: list[Expr] = [Sym("B", "Batch size", x[0])] if len(x) == 2 else []
     return _product([*factors, _gates(m, m.weight_ih), h, _input_size(m) + h])
 
 
@@ -267,7 +235,7 @@ def transformers_conv1d(m: Any, call: Call) -> Expr:
 
 
 def attention(call: Call) -> Expr | None:
-    r"""``N \cdot 2 \cdot h \cdot T^2 \cdot d_h``: the scores ``QK^T`` and their product with ``V``, per head.
+    r"""``B \cdot 2 \cdot h \cdot T^2 \cdot d_h``: the scores ``QK^T`` and their product with ``V``, per head.
 
     One term per ``scaled_dot_product_attention`` call the module made itself
     (equal calls grouped); ``None`` if it made none.
@@ -289,7 +257,7 @@ def sdpa(q: Shape, k: Shape, v: Shape) -> Expr:
     lead = q[:-2]
     factors: list[Expr] = []
     if len(lead) == 2:  # (batch, heads, ...), the usual layout
-        factors.append(Sym("N", "Batch size", lead[0]))
+        factors.append(Sym("B", "Batch size", lead[0]))
         factors.append(Sym("h", "Attention heads (of the queries)", lead[1]))
     elif lead:
         factors.append(Sym("n", "Batch × heads (the leading dimensions of q)", math.prod(lead)))
@@ -308,7 +276,7 @@ def _d_h(n: int) -> Sym:
 def multihead_attention(m: Any, call: Call) -> Expr | None:
     r"""``nn.MultiheadAttention``: the input projections, attention, the output projection.
 
-    Self-attention with ``kdim = vdim = E``: ``N \cdot (4 \cdot T \cdot E^2 + 2 \cdot h \cdot T^2 \cdot d_h)``.
+    Self-attention with ``kdim = vdim = E``: ``B \cdot (4 \cdot T \cdot E^2 + 2 \cdot h \cdot T^2 \cdot d_h)``.
     """
     shapes = [*call.inputs, *(s for _, s in call.kwargs)]
     if len(shapes) < 3:
@@ -319,7 +287,7 @@ def multihead_attention(m: Any, call: Call) -> Expr | None:
     else:
         batch, t_q, t_k = 1, q[0], k[0]
     e, h = m.embed_dim, m.num_heads
-    N, E, H = Sym("N", "Batch size", batch), Sym("E", "Embedding size", e), Sym("h", "Attention heads", h)
+    N, E, H = Sym("B", "Batch size", batch), Sym("E", "Embedding size", e), Sym("h", "Attention heads", h)
     d_h = _d_h(e // h)
     if t_q == t_k and m.kdim == e and m.vdim == e:
         T = Sym("T", "Sequence length", t_q)

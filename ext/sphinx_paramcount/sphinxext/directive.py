@@ -244,10 +244,6 @@ def _leading_options(lines: list[str]) -> tuple[list[str], list[str]]:
     return lines[:i], rest
 
 
-def _all_options(lines: list[str]) -> bool:
-    return all(_is_option(t) for t in lines if t.strip())
-
-
 def _yaml_items(lines: list[str], errors: list[OptionError]) -> list[tuple[str, str | None]]:
     """A MyST ``---`` YAML option block (the first ``---`` to the next), values as the author wrote them.
 
@@ -273,7 +269,3 @@ def _yaml_items(lines: list[str], errors: list[OptionError]) -> list[tuple[str, 
         errors.append(OptionError("the YAML option block is not a list of 'name: value' lines"))
         return []
     return [(k.value, v.value or None) for k, v in node.value]
-
-
-def _names(lines: list[str]) -> list[str]:
-    return [":" + t.strip()[1:].split(":", 1)[0] + ":" for t in lines]

@@ -123,7 +123,8 @@ class FlopcountRole(CountRole):
         return f"{fmt(report.macs, self.config.paramcount_thousands_sep)} MACs"
 
     def check(self, report: ComputeReport, claim: Claim) -> Check:
-        return check_compute(report, compute_view(report), [claim])
+        # The role states its measure in its title: "did you mean MACs?", not an option's name.
+        return check_compute(report, compute_view(report), [claim], names={"macs": "MACs", "flops": "FLOPs"})
 
 
 def setup_flopcount(app: Any) -> None:
