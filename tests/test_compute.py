@@ -152,6 +152,31 @@ def test_multihead_cross_attention() -> None:
     assert latex_value(row.derivation) == row.macs
 
 
+class LearnedQueries(nn.Module):
+    """Perceiver-style: learned latents, expanded to the batch, attend to the input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latents = nn.Parameter(torch.zeros(1, 4, 8))
+        self.att = nn.MultiheadAttention(8, 2, kdim=6, vdim=6, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.att(self.latents.expand(x.shape[0], -1, -1), x, x)[0]
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_a_parameter_view_passed_to_a_layer_is_counted(device: str) -> None:
+    # Under no_grad an expanded parameter requires grad but has no grad_fn: FlopCounterMode's own
+    # module tracker fails on it ('Expected gradient function to be set'); the pass must not.
+    model = LearnedQueries().to(device)
+    with FlopCounterMode(display=False) as c:  # grad on: the counter's figure without the failure
+        model(torch.zeros(2, 5, 6, device=device))
+    report = compute_model(model, "LearnedQueries", (2, 5, 6))
+    # q 4 x 8 x 8, k and v 5 x 6 x 8 each, attention 2 x 2 x 4 x 5 x 4, out 4 x 8 x 8; batch 2.
+    assert report.macs == c.get_total_flops() // 2 == 2 * (2 * 4 * 8 * 8 + 5 * (6 + 6) * 8 + 2 * 2 * 4 * 5 * 4)
+    assert [(r.name, r.macs) for r in report.rows] == [("att", report.macs)]
+
+
 class Attend(nn.Module):
     """Attention through ``F.scaled_dot_product_attention`` on q, k, v made from the input."""
 
@@ -356,6 +381,7 @@ def test_cli_text_and_total() -> None:
     ("args", "message"),
     [
         (["--compute"], "sphinx-paramcount: error: --compute needs --input-shape, e.g. --input-shape 1,3,224,224\n"),
+        (["--input-dtype", "int64"], "sphinx-paramcount: error: --input-dtype needs --input-shape, e.g. --input-shape"),
         (["--compute", "--input-shape", "1,3,x"], "sphinx-paramcount: error [option]: input shape '1,3,x' is not"),
         (
             ["--compute", "--input-shape", "1,3,32,32", "--root", "nope"],

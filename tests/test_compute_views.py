@@ -84,6 +84,11 @@ def claim(what: str, text: str, row: str = "") -> Claim:
             "8.18 GFLOPs: did you mean :macs:?",
         ),
         (
+            claim("flops", "4.09 G"),  # the role's '4.09 GFLOPs', echoed as written
+            f"stated 4.09 GFLOPs for {RESNET} at input (1, 3, 224, 224), but the model does 4.09 GMACs = "
+            "8.18 GFLOPs: did you mean :macs:?",
+        ),
+        (
             claim("macs", "8,178,368,512"),
             f"stated 8,178,368,512 MACs for {RESNET} at input (1, 3, 224, 224), but the model does "
             "4,089,184,256 MACs = 8,178,368,512 FLOPs: did you mean :flops:?",
@@ -135,6 +140,8 @@ def test_options_per_directive() -> None:
     wrong = parse_options([("total", "1"), ("input-shape", "1, 2")], directive="flopcount")
     assert wrong.errors[0].message == "unknown option :total:"
     assert wrong.errors[0].hint == "a flopcount directive states :macs: or :flops:"
+    unused = parse_options([("input-dtype", "int64")])
+    assert [e.message for e in unused.errors] == [":input-dtype: needs :input-shape:, the input it is the dtype of"]
     params = parse_options([("macs", "1"), ("input-dtype", "long")])
     assert [e.message for e in params.errors] == [
         "unknown option :macs:",
@@ -169,9 +176,15 @@ def test_explain_without_input_shape_has_no_macs() -> None:
     assert report.compute is None and report.macs is None
     with pytest.raises(OptionError, match="macs and flops need the MACs of a forward pass"):
         report.check(macs=1)
-    assert explain(SEED, input_shape=(1, 3, 32, 32), compute=False).compute is None
+    skipped = explain(SEED, input_shape=(1, 3, 32, 32), compute=False)
+    assert skipped.compute is None
+    with pytest.raises(OptionError) as exc:
+        skipped.check(macs=1)
+    assert exc.value.hint.startswith("give explain() an input shape and leave out compute=False")
     with pytest.raises(OptionError, match="compute=True needs an input shape"):
         explain(SEED, compute=True)
+    with pytest.raises(OptionError, match="input_dtype='int64' needs an input shape"):
+        explain(SEED, input_dtype="int64")
 
 
 def test_explain_views_compute_like_parameters() -> None:
@@ -247,6 +260,13 @@ def test_constructors_that_read_tensor_values_fall_back(target: str, shape: tupl
     assert (report.macs, report.method) == (macs, method)
     assert report.notices and "meta" in report.notices[0]
     assert explain(target, input_shape=shape).macs == macs
+
+
+def test_a_failing_forward_with_a_chosen_dtype_names_it() -> None:
+    with pytest.raises(InstantiateError) as exc:
+        explain(SEED, input_shape=(1, 3, 32, 32), input_dtype="int64")
+    assert "failed in layer 'conv1' (Conv2d)" in exc.value.message
+    assert exc.value.hint == "check :input-shape: and :input-dtype: int64 against what the model expects (batch first)"
 
 
 def test_a_failing_forward_names_the_layer() -> None:

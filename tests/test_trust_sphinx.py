@@ -86,6 +86,19 @@ def sphinx_build(
     )
 
 
+def run_update(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """``sphinx-paramcount update ARGS`` in a fresh process, from ``cwd``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx_paramcount", "update", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
 # Our end-of-build summary (the same under every Sphinx): "  /path/file.rst:12: [subtype] message";
 # in a notebook, the cell and the line in it: "  /path/nb.ipynb:cell 3:2: [subtype] message".
 SUMMARY_LINE = re.compile(r"^  (?P<path>\S+?(?::cell \d+)?):(?P<line>\d+): \[(?P<subtype>\w+)\] (?P<message>.*)$")

@@ -9,11 +9,8 @@ the build does not check) before and after ``update``, compared both ways.
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import pytest
 from sphinx_paramcount.sphinxext.collect import collect
 from sphinx_paramcount.stated import Mismatch
 from tests.test_reliability import ROOTS, problems
+from tests.test_trust_sphinx import run_update as update
 from tests.test_trust_sphinx import sphinx_build
 
 REPO = ROOTS.parent.parent
@@ -29,18 +27,6 @@ LINEAR = "torch.nn.Linear(4, 2)"
 
 pytest.importorskip("myst_nb")
 nbformat = pytest.importorskip("nbformat")
-
-
-def update(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "ext"), str(REPO)]))
-    return subprocess.run(
-        [sys.executable, "-m", "sphinx_paramcount", "update", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -101,6 +101,11 @@ def explain(
     compute = shape is not None if compute is None else compute
     if compute and shape is None:
         raise OptionError("compute=True needs an input shape", hint="e.g. explain(model, input_shape=(1, 3, 224, 224))")
+    if dtype != "float32" and shape is None:  # the default cannot be told from float32 given; others can
+        raise OptionError(
+            f"input_dtype={dtype!r} needs an input shape, the input it is the dtype of",
+            hint="e.g. explain(model, input_shape=(1, 1024), input_dtype='int64')",
+        )
     if isinstance(model, str):
         built, label = build_model(model, device), " ".join(model.split())
     else:
@@ -233,7 +238,9 @@ def check_report(
         errors.append(
             OptionError(
                 "macs and flops need the MACs of a forward pass, and this report has none",
-                hint="give explain() an input shape, e.g. explain(model, input_shape=(1, 3, 224, 224))",
+                # compute=False with a shape lands here too: the hint names both causes
+                hint="give explain() an input shape and leave out compute=False, "
+                "e.g. explain(model, input_shape=(1, 3, 224, 224))",
             )
         )
     compute_claims, compute_errors = _claims({"macs": macs, "flops": flops}, None)

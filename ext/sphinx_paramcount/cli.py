@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-dtype",
         type=_argument(parse_input_dtype),
-        default="float32",
+        default=None,  # None: not given, so that given without --input-shape it is an error, not ignored
         help="the input tensor's dtype for --input-shape (default: float32; int64 for token ids)",
     )
     p.add_argument("--expand-repeats", action="store_true", help="show every block of a repeated stack, not one")
@@ -110,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return update_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.input_dtype is not None and args.input_shape is None:
+        print("sphinx-paramcount: error: --input-dtype needs --input-shape, e.g. --input-shape 1,1024", file=sys.stderr)
+        return 2
+    args.input_dtype = args.input_dtype or "float32"
     # Like ``python -m``, let targets name modules in the current directory.
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())

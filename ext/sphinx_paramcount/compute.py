@@ -272,6 +272,11 @@ class _Seen:
             handles.append(module.register_forward_pre_hook(self._pre(name), with_kwargs=True))
             handles.append(module.register_forward_hook(self._post, with_kwargs=True))
         counter = FlopCounterMode(display=False, custom_mapping=mapping)
+        # The rows come from this class's own hooks; the counter's module tracker is not needed,
+        # and its grad hooks fail under no_grad on a view of a parameter passed to a layer (a
+        # learned query expanded to the batch): 'Expected gradient function to be set'.
+        if hasattr(counter, "mod_tracker"):
+            counter.mod_tracker = _GlobalOnly()  # type: ignore[assignment]  # duck-typed: parents, enter, exit
         self.counter = counter
         try:
             with _fastpath_off(torch), _AttentionCalls(self), counter:
@@ -304,6 +309,18 @@ class _Seen:
         self.own[frame.name] = self.own.get(frame.name, 0) + inclusive - frame.inner
         call = Call(frame.inputs, output_dims(output) or (), tuple(frame.attention), frame.kwargs)
         self.calls.setdefault(frame.name, []).append(call)
+
+
+class _GlobalOnly:
+    """Stands in for ``FlopCounterMode``'s ``ModuleTracker``: every FLOP counts towards the total only."""
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self) -> _GlobalOnly:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
 
 
 def _shape(value: Any) -> Shape | None:

@@ -194,7 +194,10 @@ _UNIT = {"macs": "MACs", "flops": "FLOPs", "row": "MACs"}
 def _message(m: Mismatch, report: ComputeReport, names: Mapping[str, str]) -> str:
     unit = _UNIT[m.key.what]
     row = f" for row {m.key.row!r}" if m.key.what == "row" else ""
-    stated = f"stated {m.stated.text} {unit}{row} for {report.subject}"
+    # A role's '4.09 GFLOPs' is stated as '4.09 G': echo it as written, not '4.09 G FLOPs'.
+    text = m.stated.text.strip()
+    space = "" if text[-1:].isalpha() and text[-2:-1].isspace() else " "
+    stated = f"stated {text}{space}{unit}{row} for {report.subject}"
     macs, flops = _amount(m.stated, report.macs, "MACs"), _amount(m.stated, report.flops, "FLOPs")
     if m.key.what == "flops" and m.stated.matches(report.macs):
         return f"{stated}, but the model does {macs} = {flops}: did you mean {names['macs']}?"

@@ -200,6 +200,14 @@ def parse_options(
                 "for token ids",
             )
         )
+    elif "input-dtype" in values and "input-shape" not in seen:
+        # A dtype with no forward pass to give it to would be ignored without a word.
+        errors.append(
+            OptionError(
+                ":input-dtype: needs :input-shape:, the input it is the dtype of",
+                hint="add ':input-shape: 1, 1024' (token ids) or leave out :input-dtype:",
+            )
+        )
     return ParsedOptions(
         Options(
             claims=tuple(claims),

@@ -109,6 +109,8 @@ def run_forward(model: Any, shape: tuple[int, ...], dtype: str = "float32") -> d
         else:
             layer = f" in {type(model).__name__}.forward itself"
         hint = "check :input-shape: against what the model expects (batch first)"
+        if dtype != "float32":  # the dtype the user chose is as likely the cause as the shape
+            hint = f"check :input-shape: and :input-dtype: {dtype} against what the model expects (batch first)"
         if (
             running
             and isinstance(dict(named).get(running[-1]), torch.nn.Embedding)
