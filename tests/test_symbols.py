@@ -153,12 +153,25 @@ def test_estimates_within_a_tolerance() -> None:
         ("d**d", ":formula: raises to a power that is not a whole number up to 16"),
         ("12 *", ":formula: '12 *' is not arithmetic: invalid syntax"),
         ("~", ":formula: is empty"),
+        ("d/0", ":formula: divides by zero in 'd / 0'"),
+        ("((((d**16)**16)**16)**16)**16", ":formula: '(d ** 16) ** 16' raises to a power above 16 in all"),
+        ("((((16**16)**16)**16)**16)**16", ":formula: '((16 ** 16) ** 16) ** 16' is a number too large to check"),
+        ("+".join(["d"] * 5000), ":formula: is nested too deeply to read"),
     ],
 )
 def test_formulas_are_read_never_evaluated(text: str, message: str) -> None:
     with pytest.raises(OptionError) as exc:
         parse_formula(text, [Binding("d", 4), Binding("L", 2)])
     assert exc.value.message == message
+
+
+def test_formula_literals_are_exact_and_undefined_values_a_mismatch() -> None:
+    report = explain(SEED, symbols="C=16, F=32")
+    report.check(formula="28*C + 4099*F + 2 + 1e400 - 1e400 + 0.1 + 0.2 - 0.3")
+    with pytest.raises(MismatchError, match=r"has 1/100000000000000000 more than the stated formula"):
+        report.check(formula="28*C + 4099*F + 1.99999999999999999")  # 2.0 as a binary float
+    with pytest.raises(MismatchError, match=r"has no value for .*: it divides by zero at the bound symbols' values"):
+        report.check(formula="28*C + 4099*F + 2 + 1/(C - 16)")
 
 
 def test_reading_symbols() -> None:
