@@ -226,3 +226,13 @@ def test_notebook_displays_typeset_the_whole_formula() -> None:
     ) in report._repr_html_()
     assert r"\noindent The whole model: $N = 3\,C\,k^{2} + C + 4099\,F + 2 = 131{,}618$\par" in report._repr_latex_()
     assert "N = 3·C·k^2 + C + 4099·F + 2 = 131,618" in report._repr_markdown_()
+
+
+def test_tolerance_options_are_named_once_and_need_a_formula() -> None:
+    from sphinx_paramcount.options import parse_options
+
+    bad = parse_options([("symbols", "d=4"), ("formula", "~ d"), ("tolerance", "150%")])
+    assert [e.message for e in bad.errors] == [":tolerance: '150%' is not between 0% and 100%"]
+    alone = parse_options([("symbols", "d=4"), ("tolerance", "5%")])
+    assert [e.message for e in alone.errors] == [":tolerance: applies to an estimated :formula:, and none is given"]
+    assert parse_options([("symbols", "d=4"), ("formula", "~ d"), ("tolerance", "5%")]).errors == []
