@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+import torch
 
 from sphinx_paramcount import MismatchError, explain
 from sphinx_paramcount.errors import OptionError
@@ -236,3 +237,13 @@ def test_tolerance_options_are_named_once_and_need_a_formula() -> None:
     alone = parse_options([("symbols", "d=4"), ("tolerance", "5%")])
     assert [e.message for e in alone.errors] == [":tolerance: applies to an estimated :formula:, and none is given"]
     assert parse_options([("symbols", "d=4"), ("formula", "~ d"), ("tolerance", "5%")]).errors == []
+
+
+@pytest.mark.parametrize("name", ["num_hidden_layers", "num_blocks", "depth", "L"])
+def test_block_counts_under_their_usual_names(name: str) -> None:
+    def stack() -> torch.nn.Module:
+        return torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])
+
+    report = explain(stack, symbols=f"d=8, {name}=4")
+    assert report.symbolic is not None and report.symbolic.unused == []
+    assert report.symbolic.whole.text == f"{name}*(d**2 + d)"

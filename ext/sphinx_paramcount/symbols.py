@@ -36,10 +36,17 @@ if TYPE_CHECKING:
 
 SYMBOLS_HINT = "write name=value pairs, e.g. ':symbols: d=4096, d_ff=11008, V=32000, L=32', or 'config'"
 
-# Names that count blocks (a repeat count is written with them) and names that count heads.
-_BLOCK_NAMES = {"L", "N_L", "n_layer", "n_layers", "num_layers", "layers", "n_blocks", "blocks"}
-_HEAD_NAMES = {"h", "H", "n_head", "n_heads", "heads", "num_heads", "h_kv", "n_kv", "n_kv_heads", "h_q"}
-_KERNEL_NAMES = {"k", "K", "k_h", "k_w", "k_d", "kernel"}
+# Names that count blocks (a repeat count is written with them) and names that count heads; the config
+# attributes' own names (num_hidden_layers, ...) and timm's depth too, as authors bind them by hand.
+_BLOCK_NAMES = {
+    "L", "N_L", "n_layer", "n_layers", "num_layers", "layers", "n_blocks", "blocks",
+    "num_hidden_layers", "num_blocks", "depth",
+}  # fmt: skip
+_HEAD_NAMES = {
+    "h", "H", "n_head", "n_heads", "heads", "num_heads", "h_kv", "n_kv", "n_kv_heads", "h_q",
+    "num_attention_heads", "num_key_value_heads",
+}  # fmt: skip
+_KERNEL_NAMES = {"k", "K", "k_h", "k_w", "k_d", "kernel", "kernel_size"}
 
 #: A transformers ``PretrainedConfig``'s usual attributes and the symbol each binds (``:symbols: config``).
 CONFIG_SYMBOLS: tuple[tuple[str, str, str], ...] = (
