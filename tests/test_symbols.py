@@ -247,3 +247,11 @@ def test_block_counts_under_their_usual_names(name: str) -> None:
     report = explain(stack, symbols=f"d=8, {name}=4")
     assert report.symbolic is not None and report.symbolic.unused == []
     assert report.symbolic.whole.text == f"{name}*(d**2 + d)"
+
+
+def test_a_group_count_is_not_a_width() -> None:
+    # 16 input channels per group (64 / 4) were written 4*groups, so the formula grew with groups: 100*C*groups.
+    report = explain(lambda: torch.nn.Conv2d(64, 64, 5, groups=4, bias=False), symbols="C=64, groups=4")
+    assert report.symbolic is not None
+    assert report.symbolic.whole.text == "400*C"
+    assert [b.name for b in report.symbolic.unused] == ["groups"]

@@ -47,6 +47,8 @@ _HEAD_NAMES = {
     "num_attention_heads", "num_key_value_heads",
 }  # fmt: skip
 _KERNEL_NAMES = {"k", "K", "k_h", "k_w", "k_d", "kernel", "kernel_size"}
+# A group count is never a width: 16 channels per group (64 / 4) are C/groups, not 4 groups.
+_GROUP_NAMES = {"groups", "n_groups", "num_groups"}  # not G: authors also use it for a width
 
 #: A transformers ``PretrainedConfig``'s usual attributes and the symbol each binds (``:symbols: config``).
 CONFIG_SYMBOLS: tuple[tuple[str, str, str], ...] = (
@@ -82,13 +84,15 @@ class Binding:
 
     @property
     def role(self) -> str:
-        """``blocks`` (counts repeated blocks), ``heads`` (attention heads), ``kernel`` (a filter's size) or ``size``."""
+        """``blocks`` (repeated blocks), ``heads`` (attention heads), ``kernel`` (a filter's size), ``groups`` or ``size``."""
         if self.name in _BLOCK_NAMES:
             return "blocks"
         if self.name in _HEAD_NAMES:
             return "heads"
         if self.name in _KERNEL_NAMES:
             return "kernel"
+        if self.name in _GROUP_NAMES:
+            return "groups"
         return "size"
 
 
