@@ -283,6 +283,8 @@ class _Writer:
                 f"{value:,} is both {names}, and the role it plays does not decide between them: it is "
                 f"written {matches[0].name} (bind only one of them to choose)"
             )
+            # The others match too: the note says why they are not written, so none "matches no number".
+            self.used.update(b.name for b in matches)
         self.used.add(matches[0].name)
         return self.symbols[matches[0].name]
 
