@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+import torch
 
 from sphinx_paramcount import MismatchError, explain
 from sphinx_paramcount.errors import OptionError
@@ -119,6 +120,7 @@ def test_two_symbols_of_one_value_and_role_say_so() -> None:
         "32 is both F and G, and the role it plays does not decide between them: it is written F "
         "(bind only one of them to choose)"
     ]
+    assert report.symbolic.unused == []  # G matches 32 too: the note, not a "matches no number" warning
 
 
 def test_stated_formula_off_by_terms() -> None:
@@ -153,12 +155,25 @@ def test_estimates_within_a_tolerance() -> None:
         ("d**d", ":formula: raises to a power that is not a whole number up to 16"),
         ("12 *", ":formula: '12 *' is not arithmetic: invalid syntax"),
         ("~", ":formula: is empty"),
+        ("d/0", ":formula: divides by zero in 'd / 0'"),
+        ("((((d**16)**16)**16)**16)**16", ":formula: '(d ** 16) ** 16' raises to a power above 16 in all"),
+        ("((((16**16)**16)**16)**16)**16", ":formula: '((16 ** 16) ** 16) ** 16' is a number too large to check"),
+        ("+".join(["d"] * 5000), ":formula: is nested too deeply to read"),
     ],
 )
 def test_formulas_are_read_never_evaluated(text: str, message: str) -> None:
     with pytest.raises(OptionError) as exc:
         parse_formula(text, [Binding("d", 4), Binding("L", 2)])
     assert exc.value.message == message
+
+
+def test_formula_literals_are_exact_and_undefined_values_a_mismatch() -> None:
+    report = explain(SEED, symbols="C=16, F=32")
+    report.check(formula="28*C + 4099*F + 2 + 1e400 - 1e400 + 0.1 + 0.2 - 0.3")
+    with pytest.raises(MismatchError, match=r"has 1/100000000000000000 more than the stated formula"):
+        report.check(formula="28*C + 4099*F + 1.99999999999999999")  # 2.0 as a binary float
+    with pytest.raises(MismatchError, match=r"has no value for .*: it divides by zero at the bound symbols' values"):
+        report.check(formula="28*C + 4099*F + 2 + 1/(C - 16)")
 
 
 def test_reading_symbols() -> None:
@@ -213,3 +228,31 @@ def test_notebook_displays_typeset_the_whole_formula() -> None:
     ) in report._repr_html_()
     assert r"\noindent The whole model: $N = 3\,C\,k^{2} + C + 4099\,F + 2 = 131{,}618$\par" in report._repr_latex_()
     assert "N = 3·C·k^2 + C + 4099·F + 2 = 131,618" in report._repr_markdown_()
+
+
+def test_tolerance_options_are_named_once_and_need_a_formula() -> None:
+    from sphinx_paramcount.options import parse_options
+
+    bad = parse_options([("symbols", "d=4"), ("formula", "~ d"), ("tolerance", "150%")])
+    assert [e.message for e in bad.errors] == [":tolerance: '150%' is not between 0% and 100%"]
+    alone = parse_options([("symbols", "d=4"), ("tolerance", "5%")])
+    assert [e.message for e in alone.errors] == [":tolerance: applies to an estimated :formula:, and none is given"]
+    assert parse_options([("symbols", "d=4"), ("formula", "~ d"), ("tolerance", "5%")]).errors == []
+
+
+@pytest.mark.parametrize("name", ["num_hidden_layers", "num_blocks", "depth", "L"])
+def test_block_counts_under_their_usual_names(name: str) -> None:
+    def stack() -> torch.nn.Module:
+        return torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])
+
+    report = explain(stack, symbols=f"d=8, {name}=4")
+    assert report.symbolic is not None and report.symbolic.unused == []
+    assert report.symbolic.whole.text == f"{name}*(d**2 + d)"
+
+
+def test_a_group_count_is_not_a_width() -> None:
+    # 16 input channels per group (64 / 4) were written 4*groups, so the formula grew with groups: 100*C*groups.
+    report = explain(lambda: torch.nn.Conv2d(64, 64, 5, groups=4, bias=False), symbols="C=64, groups=4")
+    assert report.symbolic is not None
+    assert report.symbolic.whole.text == "400*C"
+    assert [b.name for b in report.symbolic.unused] == ["groups"]

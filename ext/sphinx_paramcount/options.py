@@ -185,12 +185,20 @@ def parse_options(
         try:
             values[name] = _VALUE_PARSERS[name](text)
         except OptionError as exc:
-            # The input-shape parser names its option itself (the CLI uses it too).
-            prefix = "" if name in ("input-shape", "input-dtype") else f":{name}: "
+            # The input-shape and tolerance parsers name their option themselves (the CLI and the API use them too).
+            prefix = "" if name in ("input-shape", "input-dtype", "tolerance") else f":{name}: "
             errors.append(OptionError(prefix + exc.message, hint=exc.hint))
     if "formula" in seen and "symbols" not in seen:
         errors.append(
             OptionError(":formula: needs :symbols:, the symbols it is written in", hint="e.g. ':symbols: d=4096, L=32'")
+        )
+    if "tolerance" in seen and "formula" not in seen:
+        # Otherwise silently unused: the author meant an estimate and stated none.
+        errors.append(
+            OptionError(
+                ":tolerance: applies to an estimated :formula:, and none is given",
+                hint="e.g. ':formula: ~ 12*L*d**2' with ':tolerance: 5%', or leave :tolerance: out",
+            )
         )
     if directive == "flopcount" and "input-shape" not in seen:
         errors.append(

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import ast
 import keyword
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
@@ -34,10 +36,19 @@ if TYPE_CHECKING:
 
 SYMBOLS_HINT = "write name=value pairs, e.g. ':symbols: d=4096, d_ff=11008, V=32000, L=32', or 'config'"
 
-# Names that count blocks (a repeat count is written with them) and names that count heads.
-_BLOCK_NAMES = {"L", "N_L", "n_layer", "n_layers", "num_layers", "layers", "n_blocks", "blocks"}
-_HEAD_NAMES = {"h", "H", "n_head", "n_heads", "heads", "num_heads", "h_kv", "n_kv", "n_kv_heads", "h_q"}
-_KERNEL_NAMES = {"k", "K", "k_h", "k_w", "k_d", "kernel"}
+# Names that count blocks (a repeat count is written with them) and names that count heads; the config
+# attributes' own names (num_hidden_layers, ...) and timm's depth too, as authors bind them by hand.
+_BLOCK_NAMES = {
+    "L", "N_L", "n_layer", "n_layers", "num_layers", "layers", "n_blocks", "blocks",
+    "num_hidden_layers", "num_blocks", "depth",
+}  # fmt: skip
+_HEAD_NAMES = {
+    "h", "H", "n_head", "n_heads", "heads", "num_heads", "h_kv", "n_kv", "n_kv_heads", "h_q",
+    "num_attention_heads", "num_key_value_heads",
+}  # fmt: skip
+_KERNEL_NAMES = {"k", "K", "k_h", "k_w", "k_d", "kernel", "kernel_size"}
+# A group count is never a width: 16 channels per group (64 / 4) are C/groups, not 4 groups.
+_GROUP_NAMES = {"groups", "n_groups", "num_groups"}  # not G: authors also use it for a width
 
 #: A transformers ``PretrainedConfig``'s usual attributes and the symbol each binds (``:symbols: config``).
 CONFIG_SYMBOLS: tuple[tuple[str, str, str], ...] = (
@@ -73,13 +84,15 @@ class Binding:
 
     @property
     def role(self) -> str:
-        """``blocks`` (counts repeated blocks), ``heads`` (attention heads), ``kernel`` (a filter's size) or ``size``."""
+        """``blocks`` (repeated blocks), ``heads`` (attention heads), ``kernel`` (a filter's size), ``groups`` or ``size``."""
         if self.name in _BLOCK_NAMES:
             return "blocks"
         if self.name in _HEAD_NAMES:
             return "heads"
         if self.name in _KERNEL_NAMES:
             return "kernel"
+        if self.name in _GROUP_NAMES:
+            return "groups"
         return "size"
 
 
@@ -270,6 +283,8 @@ class _Writer:
                 f"{value:,} is both {names}, and the role it plays does not decide between them: it is "
                 f"written {matches[0].name} (bind only one of them to choose)"
             )
+            # The others match too: the note says why they are not written, so none "matches no number".
+            self.used.update(b.name for b in matches)
         self.used.add(matches[0].name)
         return self.symbols[matches[0].name]
 
@@ -280,7 +295,7 @@ class _Writer:
         if not row.form:
             return self.sympy.Integer(row.params)
         names = {f"s{i}": self.number(value, _role(words)) for i, (_, words, value) in enumerate(row.legend)}
-        expr = _arithmetic(ast.parse(row.form, mode="eval").body, names, self.sympy)
+        expr = _arithmetic(ast.parse(row.form, mode="eval").body, names, self.sympy, row.form)
         return self.sympy.expand(expr)
 
     def subtree(self, name: str) -> Any:
@@ -365,14 +380,32 @@ def parse_formula(text: str, bindings: Iterable[Binding]) -> StatedFormula:
         tree = ast.parse(body, mode="eval").body
     except SyntaxError as exc:
         raise OptionError(f":formula: {body!r} is not arithmetic: {exc.msg}", hint=FORMULA_HINT) from None
-    return StatedFormula(body, _arithmetic(tree, names, sympy), approximate)
+    except (RecursionError, MemoryError):
+        # Thousands of terms or parentheses: Python's parser gives up before any arithmetic is read.
+        raise OptionError(":formula: is nested too deeply to read", hint=FORMULA_HINT) from None
+    try:
+        expr = _arithmetic(tree, names, sympy, body)
+    except RecursionError:
+        raise OptionError(":formula: is nested too deeply to read", hint=FORMULA_HINT) from None
+    return StatedFormula(body, expr, approximate)
 
 
-def _arithmetic(node: ast.AST, names: Mapping[str, Any], sympy: Any) -> Any:
+# A stated formula's powers stay small: (((d**16)**16)**16)**16 would otherwise be d**65536, and a few more
+# levels a number sympy spends hours and gigabytes writing out when the values are substituted.
+MAX_POWER = 16
+MAX_DIGITS = 1000
+
+
+def _arithmetic(node: ast.AST, names: Mapping[str, Any], sympy: Any, source: str) -> Any:
     """The sympy expression of an ``ast`` arithmetic tree; ``OptionError`` for anything else."""
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        # 1.5 is 3/2 exactly: a stated formula is checked exactly, not in binary floating point.
-        return sympy.Rational(str(node.value)) if isinstance(node.value, float) else sympy.Integer(node.value)
+        if isinstance(node.value, int):
+            return sympy.Integer(node.value)
+        # 1.5 is 3/2 exactly: a stated formula is checked exactly, not in binary floating point, so the
+        # literal is read as written (9.99999999999999999 is not 10.0, 1e400 is not inf).
+        written = ast.get_source_segment(source, node) or repr(node.value)
+        exact = Fraction(written.replace("_", ""))
+        return sympy.Rational(exact.numerator, exact.denominator)
     if isinstance(node, ast.Name):
         if node.id in names:
             return names[node.id]
@@ -382,11 +415,11 @@ def _arithmetic(node: ast.AST, names: Mapping[str, Any], sympy: Any) -> Any:
             hint=f"the bound symbols are {bound}" if bound else "bind it in :symbols:, e.g. ':symbols: d=4096'",
         )
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _arithmetic(node.operand, names, sympy)
+        inner = _arithmetic(node.operand, names, sympy, source)
         return -inner if isinstance(node.op, ast.USub) else inner
     if isinstance(node, ast.BinOp):
-        left = _arithmetic(node.left, names, sympy)
-        right = _arithmetic(node.right, names, sympy)
+        left = _arithmetic(node.left, names, sympy, source)
+        right = _arithmetic(node.right, names, sympy, source)
         if isinstance(node.op, ast.Add):
             return left + right
         if isinstance(node.op, ast.Sub):
@@ -394,11 +427,20 @@ def _arithmetic(node: ast.AST, names: Mapping[str, Any], sympy: Any) -> Any:
         if isinstance(node.op, ast.Mult):
             return left * right
         if isinstance(node.op, ast.Div):
+            if right.is_zero:
+                raise OptionError(f":formula: divides by zero in {ast.unparse(node)!r}", hint=FORMULA_HINT)
             return left / right
         if isinstance(node.op, ast.Pow):
-            if not (right.is_Integer and 0 <= int(right) <= 16):
+            if not (right.is_Integer and 0 <= int(right) <= MAX_POWER):
                 raise OptionError(":formula: raises to a power that is not a whole number up to 16", hint=FORMULA_HINT)
-            return left**right
+            if left.is_Rational and left != 0 and int(right) * math.log10(max(abs(left.p), left.q)) > MAX_DIGITS:
+                raise OptionError(f":formula: {ast.unparse(node)!r} is a number too large to check", hint=FORMULA_HINT)
+            power = left**right
+            if any(p.exp.is_Number and abs(p.exp) > MAX_POWER for p in power.atoms(sympy.Pow)):
+                raise OptionError(
+                    f":formula: {ast.unparse(node)!r} raises to a power above {MAX_POWER} in all", hint=FORMULA_HINT
+                )
+            return power
     what = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
     raise OptionError(f":formula: cannot use {what!r}: only numbers, bound symbols and + - * / **", hint=FORMULA_HINT)
 
@@ -423,6 +465,11 @@ def check_formula(
     values = {sympy.Symbol(b.name, positive=True, integer=True): b.value for b in model.bindings}
     stated_value = stated.expr.subs(values)
     shown = latex_free(stated.expr)
+    if not stated_value.is_Rational:
+        # 1/(d - 32) with d=32: sympy's complex infinity, which no count equals or compares with.
+        return FormulaMismatch(
+            f"stated formula {shown} has no value for {subject}: it divides by zero at the bound symbols' values"
+        )
     if stated.approximate:
         off = abs(Decimal(str(sympy.Rational(stated_value))) - count) / count if count else Decimal(0)
         if off <= tolerance:
