@@ -256,3 +256,23 @@ def test_a_group_count_is_not_a_width() -> None:
     assert report.symbolic is not None
     assert report.symbolic.whole.text == "400*C"
     assert [b.name for b in report.symbolic.unused] == ["groups"]
+
+
+def test_a_groups_share_of_channels_is_no_multiple() -> None:
+    # 16 channels per group of 64 in 4 groups: not "4 G" (it shrinks as G grows); the number stays.
+    report = explain("torch.nn.Conv2d(64, 64, 5, groups=4)", symbols="C=64, G=4")
+    assert report.symbolic is not None
+    assert report.symbolic.whole.text == "401*C"
+    assert [b.name for b in report.symbolic.unused] == ["G"]
+
+
+def test_the_formula_line_names_a_sub_module() -> None:
+    report = explain(SEED, symbols="F=32,", root="fc1")  # a trailing comma is no entry
+    assert "The sub-module fc1: N = 4097·F = 131,104" in str(report)
+    assert "The sub-module fc1: " in report._repr_html_()
+
+
+def test_cli_tolerance_needs_a_formula() -> None:
+    proc = run(SEED, "--symbols", "F=32", "--tolerance", "5%")
+    assert proc.returncode == 2
+    assert "--tolerance needs --formula" in proc.stderr

@@ -76,9 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a closed form in the symbols to check, e.g. '12*L*d**2 + 2*V*d' ('~ ...' for an estimate); "
         "exit status 1 if it does not hold",
     )
-    p.add_argument(
-        "--tolerance", default="10%", help="how far an estimated --formula '~ ...' may be off (default 10%%)"
-    )
+    p.add_argument("--tolerance", default=None, help="how far an estimated --formula '~ ...' may be off (default 10%%)")
     p.add_argument(
         "--conf",
         metavar="PATH",
@@ -140,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.formula is not None and args.symbols is None:
             raise OptionError("--formula needs --symbols, the symbols it is written in")
+        if args.tolerance is not None and args.formula is None:
+            raise OptionError("--tolerance needs --formula, the estimate it applies to")
     except ParamcountError as exc:
         return _error(exc, args.traceback)
     rows = report.shown_rows
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"warning: symbol {unused.name}={unused.value} matches no number of the model", file=sys.stderr)
     if args.formula is not None:
         try:
-            report.check(formula=args.formula, tolerance=args.tolerance)
+            report.check(formula=args.formula, tolerance=args.tolerance or "10%")
         except ParamcountError as exc:
             return _error(exc, args.traceback)
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 
 from .formulas.expr import latex_int
-from .render import summary_lines
+from .render import summary_lines, whole_words
 from .report import Report, Row
 from .tablespec import HEAD_CLASSES, RowSpec, TableSpec, columns, name_pieces, table_spec
 
@@ -74,7 +74,7 @@ def to_html(report: Report, rows: list[Row], sep: str = ",") -> str:
     whole = ""
     if report.symbolic is not None:
         latex = f"N = {report.symbolic.whole.latex} = {latex_int(report.total, sep)}"
-        whole = f'<p class="paramcount-formula">The whole model: <span class="{MATH_CLASS}">\\({html.escape(latex)}\\)</span></p>\n'
+        whole = f'<p class="paramcount-formula">{html.escape(whole_words(report))}<span class="{MATH_CLASS}">\\({html.escape(latex)}\\)</span></p>\n'
     return (
         f'<div class="paramcount {OUTPUT_CLASS}">\n'
         f"<style>{STYLE}</style>\n"
@@ -195,7 +195,9 @@ def to_latex(report: Report, rows: list[Row], sep: str = ",") -> str:
     lines += [r"\hline", *(_latex_row(r, spec) for r in spec.rows if r.kind == "total"), r"\hline"]
     lines.append(r"\end{longtable}}")
     if report.symbolic is not None:
-        lines.append(rf"\noindent The whole model: $N = {report.symbolic.whole.latex} = {latex_int(report.total)}$\par")
+        lines.append(
+            rf"\noindent {tex_text(whole_words(report))}$N = {report.symbolic.whole.latex} = {latex_int(report.total)}$\par"
+        )
     summary = summary_lines(report, formula=False)
     if summary:
         lines.append(r"\noindent " + tex_text(" ".join(f"{x}." if not x.endswith(".") else x for x in summary)))

@@ -180,6 +180,11 @@ def size_text(by_dtype: dict[str, int]) -> str:
     return f"{human(total)} (" + ", ".join(f"{d}: {human(b)}" for d, b in sorted(by_dtype.items())) + ")"
 
 
+def whole_words(report: Report) -> str:
+    """What the formula line's ``N`` counts: ``The whole model: ``, or the sub-module under ``:root:``."""
+    return f"The sub-module {report.root}: " if report.root else "The whole model: "
+
+
 def summary_lines(report: Report, formula: bool = True) -> list[str]:
     """Trainable, frozen, buffers and size: shown only where they say something.
 
@@ -188,7 +193,8 @@ def summary_lines(report: Report, formula: bool = True) -> list[str]:
     """
     lines = [root_line(report)] if report.root else []
     if report.symbolic is not None:
-        lines += [f"N = {plain(report.symbolic.whole.latex)} = {fmt(report.total)}"] if formula else []
+        whole = f"{whole_words(report)}N = {plain(report.symbolic.whole.latex)} = {fmt(report.total)}"
+        lines += [whole] if formula else []
         lines += [f"Note: {n}" for n in report.symbolic.notes]
     lines += [f"Size: {size_text(report.bytes_by_dtype)}"] if report.bytes_by_dtype else []
     if report.frozen:

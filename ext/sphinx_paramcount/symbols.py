@@ -113,6 +113,8 @@ def read_symbols(text: str) -> tuple[list[Binding], bool, list[OptionError]]:
         return [], False, [OptionError(":symbols: is empty", hint=SYMBOLS_HINT)]
     seen: set[str] = set()
     for entry in entries:
+        if not entry:  # "d=4096, L=32," : a trailing comma is no entry
+            continue
         if entry == "config":
             from_config = True
             continue
@@ -263,15 +265,18 @@ class _Writer:
         self.notes: list[str] = []
         self._subtrees: dict[str, Any] = {}
 
-    def number(self, value: int, role: str) -> Any:
-        """``value`` as the symbol bound to it that plays ``role``, else as the number."""
+    def number(self, value: int, role: str, multiples: bool = True) -> Any:
+        """``value`` as the symbol bound to it that plays ``role``, else as the number.
+
+        ``multiples``: a size may be written as a small multiple of a width
+        (not a group's share of channels, ``C_in / g``: 16 of 64 in 4 groups
+        is not ``4 G``).
+        """
         matches = [b for b in self.bindings if b.value == value and b.role == role]
-        if not matches and role == "size":
+        if not matches and role == "size" and multiples:
             # GPT-2's fused q/k/v projection is 3d wide: a small multiple of a width is written so.
-            multiples = [(value // b.value, b) for b in self.bindings if b.role == "size" and value % b.value == 0]
-            k, width = min(
-                ((k, b) for k, b in multiples if 2 <= k <= _MULTIPLES), default=(0, None), key=lambda m: m[0]
-            )
+            whole = [(value // b.value, b) for b in self.bindings if b.role == "size" and value % b.value == 0]
+            k, width = min(((k, b) for k, b in whole if 2 <= k <= _MULTIPLES), default=(0, None), key=lambda m: m[0])
             if width is not None:
                 self.used.add(width.name)
                 return k * self.symbols[width.name]
@@ -294,7 +299,10 @@ class _Writer:
             return self.sympy.Integer(0)  # a tied row: counted where its tensors are
         if not row.form:
             return self.sympy.Integer(row.params)
-        names = {f"s{i}": self.number(value, _role(words)) for i, (_, words, value) in enumerate(row.legend)}
+        names = {
+            f"s{i}": self.number(value, _role(words), multiples=not latex.startswith("\\frac"))
+            for i, (latex, words, value) in enumerate(row.legend)
+        }
         expr = _arithmetic(ast.parse(row.form, mode="eval").body, names, self.sympy, row.form)
         return self.sympy.expand(expr)
 

@@ -25,6 +25,7 @@ from ..render import (
     size_text,
     trainable_line,
     type_cell,
+    whole_words,
 )
 from ..report import Report, Row
 from .table import builder_format, math, setup_table
@@ -49,11 +50,11 @@ def summary(report: Report, sep: str) -> list[nodes.Node]:
 
 
 def whole_formula(report: Report, sep: str) -> nodes.paragraph:
-    """``The whole model: N = 2Vd + L(...) + d = 6,738,415,616``, with a note where two symbols share a value."""
+    """``The whole model: N = 2Vd + L(...) + d = 6,738,415,616`` (or the sub-module's), with a note where two symbols share a value."""
     assert report.symbolic is not None
     latex = f"N = {report.symbolic.whole.latex} = {latex_count(report.total, sep)}"
     para = nodes.paragraph("", "", classes=["paramcount-formula"])
-    para += nodes.Text("The whole model: ")
+    para += nodes.Text(whole_words(report))
     para += math(latex)
     for note in report.symbolic.notes:
         para += nodes.Text(f" Note: {note}.")
