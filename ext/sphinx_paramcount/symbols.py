@@ -22,7 +22,7 @@ import keyword
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -205,6 +205,13 @@ class Symbolic:
         }
 
 
+def symbol_of(name: str) -> Any:
+    """A bound symbol as sympy holds it: one set of assumptions everywhere, so equal names are equal symbols."""
+    import sympy
+
+    return sympy.Symbol(name, positive=True, integer=True)
+
+
 def latex_of(expr: sympy.Expr) -> str:
     r"""sympy's LaTeX with a thin space between factors (``3\,d\,d_{ff}``), as papers set them."""
     import sympy
@@ -219,7 +226,6 @@ def symbolic(report: Report, rows: list[Row], bindings: list[Binding]) -> Symbol
     its row's count when the values are substituted is not used: the row keeps
     its count as a number, with a note (it should not happen; it is checked).
     """
-    import sympy
 
     writer = _Writer(report, bindings)
     out: dict[str, Form] = {}
@@ -233,9 +239,8 @@ def symbolic(report: Report, rows: list[Row], bindings: list[Binding]) -> Symbol
         else:
             expr = writer.row(row)
         out[row.name] = writer.form(expr, row.params, row.name or "(root)")
-    root = writer.subtree("")
-    loose = [r for r in report.rows if r.name not in writer.modules]  # tensors no module registers
-    whole_expr = root + sum((writer.row(r) for r in loose), sympy.Integer(0))
+    # Every row is in the module tree, tensors no module registers too (``count`` gives them a module entry).
+    whole_expr = writer.subtree("")
     whole = writer.form(whole_expr, report.total, "the whole model")
     used = writer.used
     return Symbolic(
@@ -256,7 +261,7 @@ class _Writer:
 
         self.sympy = sympy
         self.bindings = bindings
-        self.symbols = {b.name: sympy.Symbol(b.name, positive=True, integer=True) for b in bindings}
+        self.symbols = {b.name: symbol_of(b.name) for b in bindings}
         self.values = {self.symbols[b.name]: b.value for b in bindings}
         self.by_name = {r.name: r for r in report.rows}
         self.modules = {m.name: m for m in report.modules}
@@ -383,7 +388,7 @@ def parse_formula(text: str, bindings: Iterable[Binding]) -> StatedFormula:
     body = (raw[1:].strip() if approximate else raw).replace("^", "**")
     if not body:
         raise OptionError(":formula: is empty", hint=FORMULA_HINT)
-    names = {b.name: sympy.Symbol(b.name, positive=True, integer=True) for b in bindings}
+    names = {b.name: symbol_of(b.name) for b in bindings}
     try:
         tree = ast.parse(body, mode="eval").body
     except SyntaxError as exc:
@@ -470,9 +475,9 @@ def check_formula(
     """
     import sympy
 
-    values = {sympy.Symbol(b.name, positive=True, integer=True): b.value for b in model.bindings}
+    values = {symbol_of(b.name): b.value for b in model.bindings}
     stated_value = stated.expr.subs(values)
-    shown = latex_free(stated.expr)
+    shown = str(stated.expr)  # as an author types it: 2*L*d + d
     if not stated_value.is_Rational:
         # 1/(d - 32) with d=32: sympy's complex infinity, which no count equals or compares with.
         return FormulaMismatch(
@@ -494,14 +499,9 @@ def check_formula(
     terms = difference if amount > 0 else -difference
     return FormulaMismatch(
         f"stated formula {shown} gives {_number(stated_value)} for {subject}, but the model has {count:,}: "
-        f"{more} {latex_free(terms)} more than the {'stated formula' if amount > 0 else 'model'} "
+        f"{more} {terms} more than the {'stated formula' if amount > 0 else 'model'} "
         f"({_number(abs(amount))})"
     )
-
-
-def latex_free(expr: Any) -> str:
-    """``2*L*d + d``: a formula as plain text, as an author would type it."""
-    return str(expr)
 
 
 def _number(value: Any) -> str:
@@ -543,30 +543,24 @@ def in_symbols(rows: list[Row], model: Symbolic) -> list[Row]:
 
     Each row's legend names the symbols its formula uses, with their values.
     """
-    from dataclasses import replace
-
-    import sympy
-
     meaning = {b.name: _meaning(b) for b in model.bindings}
+    value = {b.name: b.value for b in model.bindings}
     out = []
     for row in rows:
         form = model.rows.get(row.name)
         if form is None or not row.params or not form.names:
             out.append(row)
             continue
-        used = form.names
-        legend = tuple((latex_of(sympy.Symbol(n)), meaning[n], _value(model, n)) for n in used if n in meaning)
+        legend = tuple((latex_of(symbol_of(n)), meaning[n], value[n]) for n in form.names if n in meaning)
         out.append(replace(row, formula=form.latex, legend=legend or row.legend))
     return out
 
 
+_DESCRIBED = {attribute: what for _, attribute, what in CONFIG_SYMBOLS if attribute}
+
+
 def _meaning(b: Binding) -> str:
-    described = {attr: what for _, attr, what in CONFIG_SYMBOLS if attr}
     if b.source:
-        what = described.get(b.source.split(" ")[0], "")
+        what = _DESCRIBED.get(b.source.split(" ")[0], "")
         return f"{what[:1].upper()}{what[1:]} (config {b.source})" if what else f"config {b.source}"
     return "Bound in :symbols:"
-
-
-def _value(model: Symbolic, name: str) -> int:
-    return next(b.value for b in model.bindings if b.name == name)
